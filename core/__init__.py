@@ -1,0 +1,1 @@
+"""The age & gender CNN studio's library: data, models, training, evaluation, explanation."""

@@ -1,0 +1,396 @@
+"""Load and validate the face CSV (`age, ethnicity, gender, img_name, pixels`).
+
+    faces, report = load_faces("data/age_gender.csv.gz")
+    faces.images      # (n, 48, 48, 1) uint8
+    faces.as_float()  # (n, 48, 48, 1) float32 in [0, 1]
+    report.bad_rows   # every row left out, with its line, column and reason
+
+Every row is checked; a bad row is left out and reported, never repaired.
+A missing column or a file without a single valid row is a `ValueError`.
+
+Speed: the pixels column is split and cast by pyarrow in parallel chunks
+(pandas `str.split` takes ~15 s on 21k rows, this ~1 s), and a parsed file is
+cached on disk under the hash of its bytes, so an unchanged file loads in a
+fraction of a second.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from isal import igzip  # zlib-compatible gzip, ~3x faster than the stdlib's.
+
+from core.config import cache_dir
+
+IMAGE_SIDE = 48
+PIXELS_PER_FACE = IMAGE_SIDE * IMAGE_SIDE
+REQUIRED_COLUMNS = ("age", "ethnicity", "gender", "img_name", "pixels")
+MAX_AGE = 120
+GENDERS = {0: "male", 1: "female"}
+ETHNICITIES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+# Bump when the cache layout or the validation rules change.
+CACHE_VERSION = 1
+_CHUNK_ROWS = 2048
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclasses.dataclass(frozen=True)
+class BadRow:
+    line: int  # 1-based line in the file; the header is line 1.
+    column: str
+    reason: str  # a short key, used to count rows by reason
+    detail: str  # what exactly was wrong in this row
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.detail}"
+
+
+@dataclasses.dataclass
+class LoadReport:
+    path: str
+    file_hash: str
+    rows_read: int
+    rows_kept: int
+    bad_rows: list[BadRow]
+    seconds: float = 0.0
+    from_cache: bool = False
+
+    @property
+    def rows_left_out(self) -> int:
+        return self.rows_read - self.rows_kept
+
+    def counts_by_reason(self) -> dict[str, int]:
+        counts = collections.Counter(f"{row.column}: {row.reason}" for row in self.bad_rows)
+        return dict(counts.most_common())
+
+    def summary(self) -> str:
+        text = f"{self.rows_kept:,} of {self.rows_read:,} rows kept"
+        if self.bad_rows:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in self.counts_by_reason().items())
+            text += f"; left out {self.rows_left_out:,} ({reasons})"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "file_hash": self.file_hash,
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "bad_rows": [dataclasses.asdict(row) for row in self.bad_rows],
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "LoadReport":
+        return cls(
+            path=values["path"],
+            file_hash=values["file_hash"],
+            rows_read=values["rows_read"],
+            rows_kept=values["rows_kept"],
+            bad_rows=[BadRow(**row) for row in values["bad_rows"]],
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceData:
+    """Valid faces and their labels, row i of each array belonging together."""
+
+    images: np.ndarray  # (n, 48, 48, 1) uint8
+    age: np.ndarray  # (n,) int16, years
+    gender: np.ndarray  # (n,) int8, 0 male / 1 female
+    ethnicity: np.ndarray  # (n,) int8, 0..4
+    img_name: np.ndarray  # (n,) str
+    line: np.ndarray  # (n,) int32, the row's line in the CSV
+
+    def __len__(self) -> int:
+        return len(self.age)
+
+    def as_float(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Images scaled to [0, 1] as float32, optionally only the given rows."""
+        images = self.images if indices is None else self.images[indices]
+        return images.astype(np.float32) / np.float32(255.0)
+
+    def subset(self, indices: np.ndarray) -> "FaceData":
+        return FaceData(**{field.name: getattr(self, field.name)[indices] for field in dataclasses.fields(self)})
+
+    def labels_frame(self) -> pd.DataFrame:
+        """Labels (no pixels) as a DataFrame whose index is the row position."""
+        return pd.DataFrame(
+            {
+                "age": self.age,
+                "gender": self.gender,
+                "ethnicity": self.ethnicity,
+                "img_name": self.img_name,
+                "line": self.line,
+            }
+        )
+
+
+def hash_bytes(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """Content hash of a file, as stored in run configs and cache names."""
+    return hash_bytes(Path(path).read_bytes())
+
+
+def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceData, LoadReport]:
+    """Read, validate and convert a face CSV (plain or gzip).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable CSV, lacks a required column,
+            or holds no valid row.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No CSV file at {path}")
+    raw = path.read_bytes()
+    content_hash = hash_bytes(raw)
+    cache_file = cache_dir() / f"faces-v{CACHE_VERSION}-{content_hash}.npz"
+    if use_cache and cache_file.is_file():
+        faces, report = _read_cache(cache_file)
+        report.path = str(path)
+        report.from_cache = True
+    else:
+        faces, report = _parse(raw, str(path), content_hash)
+        if use_cache:
+            _write_cache(cache_file, faces, report)
+    report.seconds = time.perf_counter() - started
+    return faces, report
+
+
+def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadReport]:
+    text = _decompress(raw, path)
+    table, lines, field_count_errors = _read_table(text, path)
+    bad_rows = list(field_count_errors)
+    valid = np.ones(table.num_rows, dtype=bool)
+
+    labels = {}
+    for column, low, high in (("age", 0, MAX_AGE), ("gender", 0, 1), ("ethnicity", 0, 4)):
+        values, column_bad = _validate_label(table.column(column), column, low, high, lines)
+        labels[column] = values
+        bad_rows += column_bad
+    images, pixel_bad = _parse_pixels(table.column("pixels"), lines)
+    bad_rows += pixel_bad
+
+    bad_lines = {row.line for row in bad_rows}
+    valid &= ~np.isin(lines, list(bad_lines))
+    rows_read = table.num_rows + len(field_count_errors)
+    if not valid.any():
+        first = "; ".join(str(row) for row in sorted(bad_rows, key=lambda r: r.line)[:3])
+        raise ValueError(f"{path} has no valid row ({rows_read} rows read). First problems: {first or 'file is empty'}")
+
+    img_name = table.column("img_name").to_pandas().fillna("").to_numpy(dtype=str)
+    faces = FaceData(
+        images=images[valid],
+        age=labels["age"][valid].astype(np.int16),
+        gender=labels["gender"][valid].astype(np.int8),
+        ethnicity=labels["ethnicity"][valid].astype(np.int8),
+        img_name=img_name[valid],
+        line=lines[valid].astype(np.int32),
+    )
+    bad_rows.sort(key=lambda row: (row.line, row.column))
+    report = LoadReport(path, content_hash, rows_read, len(faces), bad_rows)
+    return faces, report
+
+
+def _decompress(raw: bytes, path: str) -> bytes:
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return igzip.decompress(raw)
+    except (OSError, EOFError, ValueError) as error:
+        raise ValueError(f"{path} looks gzip-compressed but could not be decompressed: {error}") from error
+
+
+def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadRow]]:
+    """Parse the CSV into string columns; returns the table, each row's line and rows of the wrong width."""
+    header_line = text.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip("\r\ufeff")
+    if not header_line.strip():
+        raise ValueError(f"{path} is empty: expected a header with columns {', '.join(REQUIRED_COLUMNS)}")
+    header = [name.strip() for name in next(csv.reader([header_line]))]
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:
+        raise ValueError(
+            f"{path} is missing column(s) {', '.join(missing)}; found {', '.join(header)}. "
+            f"Expected the columns {', '.join(REQUIRED_COLUMNS)}."
+        )
+
+    def read(use_threads: bool, on_invalid) -> pa.Table:
+        return pa_csv.read_csv(
+            io.BytesIO(text),
+            read_options=pa_csv.ReadOptions(use_threads=use_threads, column_names=header, skip_rows=1),
+            # Blank lines stay rows (and are reported) so that line numbers stay true.
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=list(REQUIRED_COLUMNS),
+                column_types={column: pa.string() for column in REQUIRED_COLUMNS},
+                strings_can_be_null=True,
+            ),
+        )
+
+    invalid_rows = []
+
+    def collect(row) -> str:
+        invalid_rows.append(row)
+        return "skip"
+
+    try:
+        table = read(True, collect)
+        if invalid_rows:
+            # Only the single-threaded reader knows the line of a malformed row.
+            invalid_rows.clear()
+            table = read(False, collect)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} could not be read as a CSV: {error}") from error
+
+    # The reader counts the skipped header, so its row numbers are file lines.
+    bad_lines = sorted(row.number for row in invalid_rows)
+    field_count_errors = [
+        BadRow(row.number, "*", "wrong number of fields", f"{row.actual_columns} fields, expected {row.expected_columns}")
+        for row in sorted(invalid_rows, key=lambda r: r.number)
+    ]
+    lines = _kept_lines(table.num_rows, bad_lines)
+    return table, lines, field_count_errors
+
+
+def _kept_lines(kept_rows: int, skipped_lines: list[int]) -> np.ndarray:
+    """File lines of the rows the reader kept, given the lines it skipped."""
+    all_lines = np.arange(2, 2 + kept_rows + len(skipped_lines), dtype=np.int64)
+    return np.setdiff1d(all_lines, skipped_lines, assume_unique=True)
+
+
+def _validate_label(column: pa.ChunkedArray, name: str, low: int, high: int, lines: np.ndarray):
+    text = column.to_pandas()
+    numbers = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    bad = []
+    with np.errstate(invalid="ignore"):
+        wrong = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < low) | (numbers > high)
+    for position in np.flatnonzero(wrong):
+        raw_value = text.iloc[position]
+        value = numbers[position]
+        if raw_value is None or not str(raw_value).strip():
+            reason, detail = "missing", f"{name} is missing"
+        elif not np.isfinite(value) or value != round(value):
+            reason, detail = "not a whole number", f"{name} {raw_value!r} is not a whole number"
+        elif value < low:
+            reason, detail = "negative" if name == "age" else "out of range", f"{name} {raw_value} is below {low}"
+        elif name == "age":
+            reason, detail = f"over {MAX_AGE}", f"age {raw_value} is implausible (over {MAX_AGE})"
+        else:
+            reason, detail = "out of range", f"{name} {raw_value} is not in {low}..{high}"
+        bad.append(BadRow(int(lines[position]), name, reason, detail))
+    return np.nan_to_num(numbers).astype(np.int64), bad
+
+
+def _parse_pixels(column: pa.ChunkedArray, lines: np.ndarray) -> tuple[np.ndarray, list[BadRow]]:
+    """All rows' pixels as (n, 48, 48, 1) uint8 (zeros where a row is bad) and the bad rows."""
+    pixels = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    count = len(pixels)
+    starts = list(range(0, count, _CHUNK_ROWS))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # pyarrow kernels release the GIL.
+        parts = list(pool.map(lambda start: _parse_pixel_chunk(pixels.slice(start, _CHUNK_ROWS)), starts))
+    images = np.zeros((count, PIXELS_PER_FACE), dtype=np.uint8)
+    bad = []
+    for start, (values, problems) in zip(starts, parts):
+        images[start : start + len(values)] = values
+        bad += [BadRow(int(lines[start + offset]), "pixels", reason, detail) for offset, reason, detail in problems]
+    return images.reshape(count, IMAGE_SIDE, IMAGE_SIDE, 1), bad
+
+
+def _parse_pixel_chunk(chunk: pa.Array) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Fast path: split on single spaces and cast in pyarrow; any surprise falls back to row by row."""
+    try:
+        tokens = pc.split_pattern(chunk, " ")
+        lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
+        values = pc.list_flatten(tokens).cast(pa.int16()).to_numpy()
+    except pa.ArrowInvalid:  # A non-numeric token, a double space or an empty field.
+        return _parse_pixel_rows(chunk)
+    if chunk.null_count or not (lengths == PIXELS_PER_FACE).all():
+        return _parse_pixel_rows(chunk)
+    values = values.reshape(len(chunk), PIXELS_PER_FACE)
+    out_of_range = np.flatnonzero((values < 0).any(axis=1) | (values > 255).any(axis=1))
+    if len(out_of_range):
+        return _parse_pixel_rows(chunk)
+    return values.astype(np.uint8), []
+
+
+def _parse_pixel_rows(chunk: pa.Array) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Slow path that names the problem of each bad row."""
+    values = np.zeros((len(chunk), PIXELS_PER_FACE), dtype=np.uint8)
+    problems = []
+    for offset, text in enumerate(chunk.to_pylist()):
+        tokens = (text or "").split()
+        if not tokens:
+            problems.append((offset, "missing", "pixels are missing"))
+            continue
+        if len(tokens) != PIXELS_PER_FACE:
+            problems.append((offset, "wrong pixel count", f"{len(tokens)} pixel values, expected {PIXELS_PER_FACE}"))
+            continue
+        try:
+            row = np.array(tokens, dtype=np.int64)
+        except ValueError:
+            token = next(token for token in tokens if not token.lstrip("+-").isdigit())
+            problems.append((offset, "non-numeric value", f"pixel value {token[:20]!r} is not a whole number"))
+            continue
+        outside = row[(row < 0) | (row > 255)]
+        if len(outside):
+            problems.append((offset, "value out of 0..255", f"pixel value {outside[0]} is outside 0..255"))
+            continue
+        values[offset] = row
+    return values, problems
+
+
+def _write_cache(cache_file: Path, faces: FaceData, report: LoadReport) -> None:
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(
+                out,
+                report=np.array(json.dumps(report.to_dict())),
+                **{field.name: getattr(faces, field.name) for field in dataclasses.fields(faces)},
+            )
+        os.replace(temp_name, cache_file)
+    except OSError as error:
+        warnings.warn(f"Could not write the data cache {cache_file}: {error}", stacklevel=3)
+
+
+def _read_cache(cache_file: Path) -> tuple[FaceData, LoadReport]:
+    with np.load(cache_file, allow_pickle=False) as stored:
+        faces = FaceData(**{field.name: stored[field.name] for field in dataclasses.fields(FaceData)})
+        report = LoadReport.from_dict(json.loads(str(stored["report"])))
+    return faces, report
+
+
+def age_bands(age: np.ndarray) -> np.ndarray:
+    """Coarse age bands (0-9, 10-19, ..., 70+) used to stratify splits."""
+    return np.minimum(np.asarray(age) // 10, 7)
+
+
+def sample_rows(count: int, limit: int | None, seed: int) -> np.ndarray:
+    """Row positions of a seeded random sample (all rows, in order, without a limit).
+
+    The CSV is sorted by age, so taking the first N rows would be a biased sample.
+    """
+    if limit is None or limit >= count:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))

@@ -1,0 +1,220 @@
+"""Train a model into a run directory: data, split, fit with live history, best model, test metrics.
+
+    from core.config import TrainConfig
+    result = train(TrainConfig(task="gender", epochs=2, limit=4000, csv_path="..."))
+    result["run_dir"], result["status"], result["test"]
+
+A run can be stopped from outside with `core.runs.request_stop(run_dir)` (the
+CLI also turns SIGTERM / Ctrl-C into that request): it ends after the current
+batch, is marked `stopped` and keeps its best model. An exception marks the
+run `failed` with the message and is raised again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core import runs
+from core.augment import make_dataset
+from core.config import TrainConfig
+from core.data import FaceData, file_hash, load_faces, sample_rows
+from core.evaluation import predict_heads, predictions_frame, summarize
+from core.models import HEADS_BY_TASK, build_model, compile_model
+from core.splits import make_split
+
+# What decides the best epoch, per task: (canonical log key, "max" or "min").
+MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": ("val_loss", "min")}
+
+
+def targets_for(faces: FaceData, rows: np.ndarray, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
+    targets = {}
+    if "gender" in heads:
+        targets["gender"] = np.eye(2, dtype=np.float32)[faces.gender[rows]]  # one-hot (n, 2)
+    if "age" in heads:
+        targets["age"] = faces.age[rows].astype(np.float32)[:, None]  # (n, 1)
+    return targets
+
+
+def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
+    """Keras names a one-head model's metrics `accuracy` / `mae`; name them by head always."""
+    renamed = {}
+    for key, value in (logs or {}).items():
+        prefix, base = ("val_", key[4:]) if key.startswith("val_") else ("", key)
+        if len(heads) == 1 and base != "loss" and not base.startswith(heads[0]):
+            base = f"{heads[0]}_{base}"
+        renamed[prefix + base] = float(value)
+    return renamed
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Appends a record to history.jsonl every epoch and every N batches, flushed at once."""
+
+    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int):
+        super().__init__()
+        self.run_dir, self.heads, self.every_batches = run_dir, heads, every_batches
+        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
+        self.started = time.time()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if step % self.every_batches == 0 or step == self.steps_per_epoch:
+            self._write("batch", batch=step, **canonical_logs(logs, self.heads))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write("epoch", **canonical_logs(logs, self.heads))
+
+    def _write(self, kind: str, **values):
+        record = {
+            "kind": kind,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "steps": self.steps_per_epoch,
+            "elapsed": round(time.time() - self.started, 3),
+            **values,
+        }
+        runs.append_history(self.run_dir, record)
+
+
+class BestModelKeeper(keras.callbacks.Callback):
+    """Saves the best model so far (atomically), stops after `patience` epochs without gain.
+
+    Doing early stopping here, on the same canonical metric as the checkpoint,
+    keeps "best" meaning one thing.
+    """
+
+    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int):
+        super().__init__()
+        self.run_dir, self.heads, self.monitor, self.mode, self.patience = run_dir, heads, monitor, mode, patience
+        self.best_value = None
+        self.best_epoch = None
+        self.best_weights = None
+
+    def _improved(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.mode == "max" else value < self.best_value
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = canonical_logs(logs, self.heads).get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if self._improved(value):
+            self.best_value, self.best_epoch = value, epoch + 1
+            self.best_weights = self.model.get_weights()
+            save_model_atomic(self.model, self.run_dir / runs.MODEL_FILE)
+        elif epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def restore_best(self) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class StopWatcher(keras.callbacks.Callback):
+    """Ends training after the current batch once a stop was requested."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__()
+        self.run_dir = run_dir
+        self.stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if runs.stop_requested(self.run_dir):
+            self.stopped = True
+            self.model.stop_training = True
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    temp_path = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temp_path)
+    os.replace(temp_path, path)
+
+
+def train(config: TrainConfig, run_dir: Path | None = None, strategy: tf.distribute.Strategy | None = None, verbose: int = 2) -> dict:
+    """Train `config` into `run_dir` (a new one under runs/ by default).
+
+    Returns {"run_dir", "status", "test": {headline metrics}}.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config.task, config.preset)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
+    try:
+        status, test = _train(config, run_dir, strategy, verbose)
+    except BaseException as error:
+        message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
+        runs.write_status(run_dir, runs.FAILED, ended_at=runs.now_iso(), error=message)
+        raise
+    runs.write_status(run_dir, status, ended_at=runs.now_iso())
+    return {"run_dir": str(run_dir), "status": status, "test": test}
+
+
+def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int) -> tuple[str, dict]:
+    csv_path = Path(config.csv_path).resolve()
+    faces, report = load_faces(csv_path)
+    rows = sample_rows(len(faces), config.limit, config.seed)
+    split = make_split(rows, faces.gender, faces.age, config.seed)
+    split.save(run_dir / runs.SPLIT_FILE)
+    heads = HEADS_BY_TASK[config.task]
+    runs.write_json_atomic(
+        run_dir / runs.CONFIG_FILE,
+        {
+            **config.to_dict(),
+            "csv_path": str(csv_path),
+            "data_hash": report.file_hash,
+            "rows_in_file": report.rows_read,
+            "rows_used": int(len(rows)),
+            "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+            "heads": list(heads),
+            "created_at": runs.now_iso(),
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        },
+    )
+
+    keras.utils.set_random_seed(config.seed)
+    age_bias = float(faces.age[split.train].mean())
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(config.preset, config.task, age_bias=age_bias)
+        compile_model(model, config.learning_rate)
+
+    train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, heads), config.batch_size, True, config.seed)
+    val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, heads), config.batch_size, False, config.seed)
+    steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
+    monitor, mode = MONITORS[config.task]
+    keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience)
+    watcher = StopWatcher(run_dir)
+    history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs)
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[history, keeper, watcher], verbose=verbose)
+
+    status = runs.STOPPED if watcher.stopped else runs.COMPLETED
+    if keeper.best_weights is None:
+        return status, {}  # Stopped before the first validation: nothing worth evaluating.
+    keeper.restore_best()
+    frame = predictions_frame(faces, split.test, predict_heads(model, faces.as_float(split.test)))
+    frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
+    summary = summarize(frame)
+    runs.write_json_atomic(
+        run_dir / runs.METRICS_FILE,
+        {
+            "task": config.task,
+            "preset": config.preset,
+            "best_epoch": keeper.best_epoch,
+            "monitor": {"name": monitor, "value": keeper.best_value},
+            "test": summary,
+        },
+    )
+    return status, headline(summary)
+
+
+def headline(summary: dict) -> dict:
+    return {key: summary[key] for key in ("accuracy", "mae") if key in summary}
