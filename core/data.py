@@ -287,7 +287,7 @@ def _validate_label(column: pa.ChunkedArray, name: str, low: int, high: int, lin
     for position in np.flatnonzero(wrong):
         raw_value = text.iloc[position]
         value = numbers[position]
-        if raw_value is None or not str(raw_value).strip():
+        if pd.isna(raw_value) or not str(raw_value).strip():
             reason, detail = "missing", f"{name} is missing"
         elif not np.isfinite(value) or value != round(value):
             reason, detail = "not a whole number", f"{name} {raw_value!r} is not a whole number"

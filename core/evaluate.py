@@ -1,0 +1,76 @@
+"""Command line: score a finished run on its own test split, or on every row of another CSV.
+
+    python -m core.evaluate runs/<run_id>
+    python -m core.evaluate runs/<run_id> --csv other_faces.csv
+
+The last line printed is one JSON object with `accuracy` and/or `mae` at top
+level and the breakdowns (by age bucket, gender, ethnicity) beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import core.quiet  # noqa: F401  (must come before TensorFlow)
+from core import runs
+from core.data import load_faces
+from core.evaluation import predict_heads, predictions_frame, summarize
+from core.splits import Split
+
+
+def load_run_model(run_dir: Path):
+    """The saved best model of a run, or a ValueError saying why there is none."""
+    import keras
+
+    model_path = Path(run_dir) / runs.MODEL_FILE
+    if not model_path.is_file():
+        raise ValueError(f"{run_dir} has no {runs.MODEL_FILE}: the run ended before its first validation")
+    return keras.saving.load_model(model_path)
+
+
+def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
+    """Metrics of a run's model on its test split, or on all rows of `csv_path`."""
+    run = runs.load_run(run_dir)
+    model = load_run_model(run.run_dir)
+    if csv_path is None:
+        faces, report = load_faces(run.config["csv_path"])
+        if report.file_hash != run.config["data_hash"]:
+            raise ValueError(
+                f"{run.config['csv_path']} changed since run {run.run_id} was trained, so its test split no longer "
+                "applies; pass --csv to score every row of the file instead"
+            )
+        rows = Split.load(run.run_dir / runs.SPLIT_FILE).test
+        scope = "test split"
+    else:
+        faces, report = load_faces(csv_path)
+        rows = list(range(len(faces)))
+        scope = "all rows"
+    frame = predictions_frame(faces, rows, predict_heads(model, faces.as_float(rows)))
+    return {
+        "run_dir": str(run.run_dir),
+        "csv": report.path,
+        "rows": scope,
+        "rows_left_out": report.rows_left_out,
+        **summarize(frame),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--csv", type=Path, default=None, help="score every row of this CSV instead of the test split")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_run(args.run_dir, args.csv)
+    except (ValueError, FileNotFoundError) as error:
+        print(json.dumps({"run_dir": str(args.run_dir), "error": str(error)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

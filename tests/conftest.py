@@ -1,0 +1,76 @@
+"""Shared fixtures: the real data, and tiny real runs trained once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import core.quiet  # noqa: F401  (must come before TensorFlow)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_CSV = SHARED_DATA / "age_gender.csv.gz"
+SHARED_FACES = SHARED_DATA / "faces"
+
+
+def _require(path: Path) -> Path:
+    """The path, or a skip when it is absent; under CI the real data must be there."""
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs the shared data at {path}")
+        pytest.skip(f"shared data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_csv() -> Path:
+    return _require(SHARED_CSV)
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    return _require(SHARED_FACES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Tests never write caches or runs into the checkout."""
+    cache = tmp_path_factory.mktemp("cache")
+    runs = tmp_path_factory.mktemp("runs")
+    previous = {key: os.environ.get(key) for key in ("AGEGENDER_CACHE", "AGEGENDER_RUNS")}
+    os.environ["AGEGENDER_CACHE"] = str(cache)
+    os.environ["AGEGENDER_RUNS"] = str(runs)
+    yield
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _tiny_run(tmp_path_factory, shared_csv: Path, task: str) -> Path:
+    from core.config import TrainConfig
+    from core.training import train
+
+    run_dir = tmp_path_factory.mktemp(f"tiny-{task}-run") / "run"
+    config = TrainConfig(task=task, epochs=1, limit=600, csv_path=str(shared_csv), log_every_batches=2)
+    train(config, run_dir=run_dir, verbose=0)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_both_run(tmp_path_factory, shared_csv) -> Path:
+    """A finished run with gender and age heads, trained for one epoch on 600 real rows."""
+    return _tiny_run(tmp_path_factory, shared_csv, "both")
+
+
+@pytest.fixture(scope="session")
+def tiny_gender_run(tmp_path_factory, shared_csv) -> Path:
+    return _tiny_run(tmp_path_factory, shared_csv, "gender")
+
+
+@pytest.fixture(scope="session")
+def tiny_age_run(tmp_path_factory, shared_csv) -> Path:
+    return _tiny_run(tmp_path_factory, shared_csv, "age")

@@ -1,0 +1,143 @@
+"""Loading and validating the face CSV: good rows kept, each kind of bad row reported, caching."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from core.data import PIXELS_PER_FACE, load_faces, sample_rows
+
+HEADER = "age,ethnicity,gender,img_name,pixels"
+
+
+def pixel_text(value: int = 7, count: int = PIXELS_PER_FACE) -> str:
+    return " ".join(str((value + i) % 256) for i in range(count))
+
+
+def row(age="25", ethnicity="1", gender="0", name="a.jpg", pixels=None) -> str:
+    return f"{age},{ethnicity},{gender},{name},{pixel_text() if pixels is None else pixels}"
+
+
+def write_csv(tmp_path, lines, name="faces.csv", compress=False):
+    text = "\n".join(lines) + "\n"
+    path = tmp_path / name
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_valid_rows_become_scaled_images_with_labels(tmp_path):
+    path = write_csv(tmp_path, [HEADER, row(age="1", gender="1", ethnicity="4"), row(age="116", pixels=pixel_text(200))])
+    faces, report = load_faces(path)
+    assert faces.images.shape == (2, 48, 48, 1) and faces.images.dtype == np.uint8
+    assert faces.images[0, 0, :3, 0].tolist() == [7, 8, 9]
+    assert faces.images[1, 0, :2, 0].tolist() == [200, 201]
+    assert faces.age.tolist() == [1, 116] and faces.gender.tolist() == [1, 0] and faces.ethnicity.tolist() == [4, 1]
+    assert faces.line.tolist() == [2, 3]
+    scaled = faces.as_float()
+    assert scaled.dtype == np.float32 and scaled.max() <= 1.0 and scaled.min() >= 0.0
+    assert np.isclose(scaled[0, 0, 0, 0], 7 / 255)
+    assert report.rows_read == 2 and report.rows_kept == 2 and report.bad_rows == []
+
+
+BAD_ROWS = [
+    (row(pixels=pixel_text(count=2303)), "pixels", "wrong pixel count"),
+    (row(pixels=pixel_text(count=2305)), "pixels", "wrong pixel count"),
+    (row(pixels=pixel_text().replace(" 9 ", " x9 ", 1)), "pixels", "non-numeric value"),
+    (row(pixels=pixel_text().replace(" 9 ", " 300 ", 1)), "pixels", "value out of 0..255"),
+    (row(pixels=pixel_text().replace(" 9 ", " -4 ", 1)), "pixels", "value out of 0..255"),
+    (row(pixels=""), "pixels", "missing"),
+    (row(age=""), "age", "missing"),
+    (row(age="-3"), "age", "negative"),
+    (row(age="130"), "age", "over 120"),
+    (row(age="twenty"), "age", "not a whole number"),
+    (row(age="25.5"), "age", "not a whole number"),
+    (row(gender="2"), "gender", "out of range"),
+    (row(gender=""), "gender", "missing"),
+    (row(ethnicity="5"), "ethnicity", "out of range"),
+    ("25,1,0,too,many," + pixel_text(), "*", "wrong number of fields"),
+]
+
+
+@pytest.mark.parametrize("bad_row, column, reason", BAD_ROWS, ids=[f"{c}-{r}-{i}" for i, (_, c, r) in enumerate(BAD_ROWS)])
+def test_each_kind_of_bad_row_is_left_out_and_reported(tmp_path, bad_row, column, reason):
+    path = write_csv(tmp_path, [HEADER, row(age="10"), bad_row, row(age="30")])
+    faces, report = load_faces(path, use_cache=False)
+    assert faces.age.tolist() == [10, 30], "valid rows are kept, unchanged"
+    assert faces.line.tolist() == [2, 4]
+    assert [(bad.line, bad.column, bad.reason) for bad in report.bad_rows] == [(3, column, reason)]
+    assert report.counts_by_reason() == {f"{column}: {reason}": 1}
+    assert report.rows_read == 3 and report.rows_left_out == 1
+    assert "line 3" in str(report.bad_rows[0])
+
+
+def test_many_bad_rows_are_counted_by_reason_and_lines_stay_true(tmp_path):
+    lines = [HEADER] + [row(age=str(i % 100 + 1)) for i in range(3000)]
+    lines[100] = row(age="-1")  # line 101
+    lines[2500] = row(pixels=pixel_text(count=10))  # line 2501, in a later parsing chunk
+    lines[2999] = row(gender="7")  # line 3000
+    faces, report = load_faces(write_csv(tmp_path, lines, compress=True), use_cache=False)
+    assert len(faces) == 2997
+    assert [bad.line for bad in report.bad_rows] == [101, 2501, 3000]
+    assert report.counts_by_reason() == {"age: negative": 1, "pixels: wrong pixel count": 1, "gender: out of range": 1}
+    assert 101 not in faces.line and faces.line[-1] == 3001
+
+
+def test_whitespace_variants_in_pixels_are_valid_data(tmp_path):
+    padded = "  " + pixel_text().replace(" ", "  ", 5) + " "
+    faces, report = load_faces(write_csv(tmp_path, [HEADER, row(pixels=padded)]), use_cache=False)
+    assert report.bad_rows == [] and faces.images[0, 0, :3, 0].tolist() == [7, 8, 9]
+
+
+def test_missing_column_is_a_clear_error(tmp_path):
+    path = write_csv(tmp_path, ["age,gender,img_name,pixels", "25,0,a.jpg," + pixel_text()])
+    with pytest.raises(ValueError, match="missing column.*ethnicity"):
+        load_faces(path)
+
+
+def test_file_without_a_valid_row_is_a_clear_error(tmp_path):
+    path = write_csv(tmp_path, [HEADER, row(age="-1"), row(pixels="1 2 3")])
+    with pytest.raises(ValueError, match="no valid row.*line 2"):
+        load_faces(path)
+
+
+def test_empty_and_non_csv_files_are_clear_errors(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        load_faces(empty)
+    with pytest.raises(FileNotFoundError):
+        load_faces(tmp_path / "nowhere.csv")
+
+
+def test_second_load_comes_from_the_cache_and_a_changed_file_does_not(tmp_path):
+    path = write_csv(tmp_path, [HEADER, row(age="5"), row(age="-5")])
+    first, first_report = load_faces(path)
+    second, second_report = load_faces(path)
+    assert not first_report.from_cache and second_report.from_cache
+    assert np.array_equal(first.images, second.images) and second.age.tolist() == [5]
+    assert second_report.counts_by_reason() == first_report.counts_by_reason()
+    write_csv(tmp_path, [HEADER, row(age="6")])
+    third, third_report = load_faces(path)
+    assert not third_report.from_cache and third.age.tolist() == [6]
+
+
+def test_sample_rows_is_seeded_and_spread_over_the_file():
+    first = sample_rows(1000, 100, seed=3)
+    assert np.array_equal(first, sample_rows(1000, 100, seed=3))
+    assert not np.array_equal(first, sample_rows(1000, 100, seed=4))
+    assert len(np.unique(first)) == 100 and first.max() > 500
+    assert np.array_equal(sample_rows(50, None, seed=3), np.arange(50))
+
+
+def test_real_csv_loads_completely(shared_csv):
+    faces, report = load_faces(shared_csv)
+    assert len(faces) == report.rows_read == 21333 and report.bad_rows == []
+    assert faces.images.shape == (21333, 48, 48, 1)
+    assert faces.age.min() >= 1 and faces.age.max() <= 116
+    assert set(np.unique(faces.gender)) == {0, 1} and set(np.unique(faces.ethnicity)) == {0, 1, 2, 3, 4}
+    assert faces.images.std() > 20, "real faces, not blank images"

@@ -1,0 +1,50 @@
+"""The seed CNNs: outputs, layer names for CAMs, and that they learn a trivially learnable signal."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from core.models import build_model, cam_layer_name, compile_model, model_heads
+
+
+@pytest.mark.parametrize("task, heads", [("gender", ("gender",)), ("age", ("age",)), ("both", ("gender", "age"))])
+def test_models_have_the_heads_of_their_task(task, heads):
+    model = build_model("seed", task, age_bias=30.0)
+    assert model_heads(model) == heads
+    outputs = model(np.zeros((3, 48, 48, 1), np.float32), training=False)
+    if "gender" in heads:
+        assert outputs["gender"].shape == (3, 2)
+        np.testing.assert_allclose(np.sum(outputs["gender"], axis=1), 1.0, rtol=1e-5)
+        assert model.get_layer("gender").activation.__name__ == "softmax"
+    if "age" in heads:
+        assert outputs["age"].shape == (3, 1)
+        assert float(np.min(outputs["age"])) >= 0.0
+    for head in heads:
+        assert isinstance(model.get_layer(cam_layer_name(model, head)), layers.Conv2D)
+
+
+def test_seed_models_use_only_the_agreed_layer_kinds():
+    allowed = (layers.InputLayer, layers.Conv2D, layers.MaxPooling2D, layers.BatchNormalization, layers.Dropout, layers.Flatten, layers.Dense)
+    model = build_model("seed", "both")
+    assert all(isinstance(layer, allowed) for layer in model.layers)
+
+
+def test_unknown_preset_or_task_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown preset 'nope'"):
+        build_model("nope", "gender")
+    with pytest.raises(ValueError, match="Unknown task"):
+        build_model("seed", "height")
+
+
+def test_gender_model_learns_a_trivially_learnable_signal():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    gender = rng.integers(0, 2, 256)
+    images = rng.random((256, 48, 48, 1)).astype(np.float32) * 0.2
+    images[gender == 1, :24] += 0.8  # Female faces get a bright upper half.
+    model = build_model("seed", "gender")
+    compile_model(model, learning_rate=1e-3)
+    model.fit(images, {"gender": np.eye(2)[gender]}, epochs=4, batch_size=32, verbose=0)
+    predicted = np.argmax(model.predict(images, verbose=0)["gender"], axis=1)
+    assert (predicted == gender).mean() > 0.9
