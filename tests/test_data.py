@@ -141,3 +141,12 @@ def test_real_csv_loads_completely(shared_csv):
     assert faces.age.min() >= 1 and faces.age.max() <= 116
     assert set(np.unique(faces.gender)) == {0, 1} and set(np.unique(faces.ethnicity)) == {0, 1, 2, 3, 4}
     assert faces.images.std() > 20, "real faces, not blank images"
+
+
+def test_pixels_round_trip_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (30, PIXELS_PER_FACE))
+    pixels[0, :3] = [0, 255, 9]
+    lines = [HEADER] + [row(pixels=" ".join(map(str, values))) for values in pixels]
+    faces, _ = load_faces(write_csv(tmp_path, lines), use_cache=False)
+    assert np.array_equal(faces.images.reshape(30, -1), pixels)
