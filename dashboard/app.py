@@ -1,0 +1,47 @@
+"""The dashboard's entry point and router.
+
+    AGEGENDER_CSV=../shared/data/age_gender.csv.gz streamlit run dashboard/app.py
+
+Pages are thin scripts in `app_pages/` (not `pages/`, which would make
+Streamlit build a second, automatic navigation). A new page is one line in
+`SECTIONS`.
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import streamlit as st
+
+import core.quiet  # noqa: F401  (before anything imports TensorFlow)
+from dashboard import widgets
+
+# Section -> pages as (script in app_pages/, title, icon). The photo-upload
+# ("predict.py", "Predict") and CAM ("explain.py", "Explain") pages go in "Try it".
+SECTIONS = {
+    "Data and training": [
+        ("data.py", "Data", ":material/database:"),
+        ("train.py", "Train", ":material/model_training:"),
+        ("runs.py", "Runs", ":material/history:"),
+    ],
+    "Results": [
+        ("predictions.py", "Predictions", ":material/grid_view:"),
+        ("errors.py", "Errors", ":material/troubleshoot:"),
+    ],
+    "Try it": [],
+}
+
+st.set_page_config(page_title="Age & gender CNN studio", page_icon=":material/face:", layout="wide")
+navigation = st.navigation(
+    {
+        section: [st.Page(f"app_pages/{script}", title=title, icon=icon) for script, title, icon in pages]
+        for section, pages in SECTIONS.items()
+        if pages
+    }
+)
+widgets.sidebar_status()
+navigation.run()

@@ -1,0 +1,174 @@
+"""Train page: pick settings, start training in the background, watch it live, stop it."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import runs
+from core.config import TASKS, TrainConfig
+from dashboard import figures, launcher, loaders, widgets
+from dashboard.tables import run_duration_seconds
+
+REFRESH_SECONDS = 1
+WATCH_KEY = "watched_training"
+DEFAULTS = TrainConfig()
+
+st.title("Train")
+csv_path = widgets.chosen_csv()
+active = runs.active_run()
+presets = loaders.preset_descriptions()
+
+with st.form("train-settings"):
+    st.caption(f"Trains on `{csv_path}` (choose another file on the Data page).")
+    task_column, preset_column, epochs_column = st.columns(3)
+    task = task_column.selectbox(
+        "Task",
+        TASKS,
+        index=TASKS.index(DEFAULTS.task),
+        key="train-task",
+        help="`both` trains one model with a gender and an age tower.",
+    )
+    preset = preset_column.selectbox(
+        "Preset", list(presets), key="train-preset", help="\n\n".join(f"**{name}**: {text}" for name, text in presets.items())
+    )
+    epochs = epochs_column.number_input(
+        "Epochs",
+        min_value=1,
+        max_value=1000,
+        value=DEFAULTS.epochs,
+        key="train-epochs",
+        help=f"At most; training stops after {DEFAULTS.patience} epochs without improvement.",
+    )
+    batch_column, rate_column, limit_column = st.columns(3)
+    batch_size = batch_column.number_input(
+        "Batch size", min_value=1, max_value=4096, value=DEFAULTS.batch_size, key="train-batch-size"
+    )
+    learning_rate = rate_column.number_input(
+        "Learning rate",
+        min_value=1e-7,
+        max_value=1.0,
+        value=DEFAULTS.learning_rate,
+        step=1e-5,
+        format="%.1e",
+        key="train-learning-rate",
+    )
+    limit = limit_column.number_input(
+        "Row limit (0 = all rows)",
+        min_value=0,
+        value=0,
+        step=500,
+        key="train-limit",
+        help="A seeded random sample of this many rows, for quick tries.",
+    )
+    start = st.form_submit_button(
+        "Start training", type="primary", icon=":material/play_arrow:", disabled=active is not None or not csv_path.is_file()
+    )
+
+if active is not None:
+    st.info(
+        f"Run `{active.run_id}` is training on this machine; one training runs at a time. Stop it below or wait until it ends.",
+        icon=":material/directions_run:",
+    )
+elif not csv_path.is_file():
+    widgets.explain_missing_data(csv_path)
+    st.page_link(widgets.DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
+
+if start:
+    try:
+        config = TrainConfig(
+            task=task,
+            preset=preset,
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            learning_rate=float(learning_rate),
+            limit=int(limit) or None,
+            csv_path=str(csv_path.resolve()),
+        )
+        run_dir = launcher.start_training(config)
+    except ValueError as error:  # Bad settings, a missing file, or another training already running.
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.session_state[WATCH_KEY] = str(run_dir)
+        st.rerun()  # Redraw with Start disabled and the new run attached.
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_panel(run_dir: str) -> None:
+    """Progress, Stop and live curves; reruns itself every second while the run goes on."""
+    try:
+        run = runs.load_run(run_dir)
+    except ValueError:
+        st.rerun()  # Deleted meanwhile; the page says so.
+    if run.state != runs.RUNNING:
+        st.rerun()  # Finished: the whole page redraws with the final result.
+    history = runs.read_history(run.run_dir)
+    step = launcher.progress(history)
+    if step is None:
+        waited = launcher.format_seconds(run_duration_seconds(run))
+        st.progress(0.0, text=f"Loading the data and building the model… ({waited})")
+    else:
+        st.progress(
+            step.fraction,
+            text=f"Epoch {step.epoch}/{step.epochs} · batch {step.batch}/{step.steps} · "
+            f"elapsed {launcher.format_seconds(step.elapsed)} · about {launcher.format_seconds(step.eta_seconds)} left",
+        )
+    stopping = runs.stop_requested(run.run_dir)
+    if not stopping and st.button("Stop training", icon=":material/stop_circle:", key="stop-training"):
+        runs.request_stop(run.run_dir)
+        stopping = True
+    if stopping:
+        st.caption("Stopping after the current batch; the best model so far is kept and evaluated on the test set.")
+    st.plotly_chart(figures.training_curves(history), key="live-curves")
+
+
+def final_panel(run: runs.RunInfo) -> None:
+    """How a run ended: its status, test metrics, curves and (when it failed) why."""
+    duration = launcher.format_seconds(run_duration_seconds(run))
+    if run.state == runs.COMPLETED:
+        st.success(f"Completed in {duration}.", icon=":material/check_circle:")
+    elif run.state == runs.STOPPED:
+        st.warning(f"Stopped on request after {duration}; the best model so far was kept.", icon=":material/stop_circle:")
+    elif run.state == runs.FAILED:
+        st.error(f"Failed: {run.status.get('error') or 'no message'}", icon=":material/error:")
+    else:
+        st.error(
+            "The training process ended without recording why (killed, or the machine restarted). The end of its log is below.",
+            icon=":material/error:",
+        )
+    test = (run.metrics or {}).get("test", {})
+    if test:
+        columns = st.columns(4)
+        if test.get("accuracy") is not None:
+            columns[0].metric("Test accuracy", widgets.percent(test["accuracy"]))
+        if test.get("mae") is not None:
+            columns[1].metric("Test MAE", widgets.years(test["mae"]))
+        columns[2].metric("Best epoch", run.metrics.get("best_epoch"))
+        columns[3].metric("Test faces", f"{test.get('n', 0):,}")
+        st.page_link("app_pages/errors.py", label="See where it goes wrong on the Errors page", icon=":material/troubleshoot:")
+    history = runs.read_history(run.run_dir)
+    if history:
+        st.plotly_chart(figures.training_curves(history), key="final-curves")
+    log = launcher.log_tail(run.run_dir)
+    if log:
+        with st.expander("End of the training log", expanded=run.state in (runs.FAILED, runs.INTERRUPTED)):
+            st.code(log, language=None)
+
+
+watched = str(active.run_dir) if active is not None else st.session_state.get(WATCH_KEY)
+if watched is None:
+    st.info(
+        "Start a training above: its progress and live curves appear here. Earlier runs are on the Runs page.",
+        icon=":material/info:",
+    )
+    st.stop()
+try:
+    watched_run = runs.load_run(Path(watched))
+except ValueError:
+    st.session_state.pop(WATCH_KEY, None)
+    st.warning(f"The run in `{watched}` is gone (deleted?).")
+    st.stop()
+st.subheader(f"Run `{watched_run.run_id}`")
+if watched_run.state == runs.RUNNING:
+    live_panel(watched)
+else:
+    final_panel(watched_run)

@@ -1,0 +1,181 @@
+"""Start training as a background `python -m core.train` process and read its progress.
+
+    run_dir = start_training(TrainConfig(task="gender", epochs=3, csv_path="..."))
+    progress(read_history(run_dir))   # epoch, batch, elapsed, ETA
+    request_stop(run_dir)             # from core.runs: ends after the current batch
+
+The dashboard trains through the command line, the same code path users
+script, in its own process group: it survives page reloads, can be stopped,
+and gives its TensorFlow memory back when it ends. Its output goes to
+`train.log` in the run directory. At most one training runs at a time per
+runs folder; `core.runs.active_run` tells every session which one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from core import runs
+from core.config import PROJECT_ROOT, TrainConfig, runs_dir
+
+LOG_FILE = "train.log"
+LOCK_FILE = ".launch.lock"
+
+
+class TrainingBusy(ValueError):
+    """Another training is running; only one at a time is allowed."""
+
+
+def train_command(config: TrainConfig, run_dir: Path) -> list[str]:
+    """The command line that trains `config` into `run_dir`."""
+    if not config.csv_path:
+        raise ValueError("The training config has no csv_path: choose a data file first")
+    command = [
+        sys.executable,
+        "-m",
+        "core.train",
+        "--task", config.task,
+        "--preset", config.preset,
+        "--epochs", str(config.epochs),
+        "--batch-size", str(config.batch_size),
+        "--learning-rate", repr(config.learning_rate),
+        "--seed", str(config.seed),
+        "--patience", str(config.patience),
+        "--csv", str(config.csv_path),
+        "--run-dir", str(run_dir),
+    ]  # fmt: skip
+    if config.limit is not None:
+        command += ["--limit", str(config.limit)]
+    return command
+
+
+@contextlib.contextmanager
+def _launch_lock(parent: Path):
+    """Serialise launches, so two sessions pressing Start together cannot both start one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    with open(parent / LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
+    """Launch training in the background and return its new run directory.
+
+    Raises:
+        TrainingBusy: a training is already running under `parent`.
+        ValueError: the config has no CSV, or the CSV does not exist.
+    """
+    parent = Path(parent) if parent is not None else runs_dir()
+    if not Path(config.csv_path).is_file():
+        raise ValueError(f"No CSV file at {config.csv_path}: choose a data file on the Data page")
+    with _launch_lock(parent):
+        running = runs.active_run(parent)
+        if running is not None:
+            raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
+        run_dir = runs.new_run_dir(config.task, config.preset, parent)
+        # The trainer writes the full config.json and status.json only once its
+        # data is loaded, seconds from now; until then these make the run visible
+        # (and count as "the active run") to every session.
+        runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "launched_from": "dashboard"})
+        with open(run_dir / LOG_FILE, "wb") as log:
+            process = subprocess.Popen(
+                train_command(config, run_dir),
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Not killed with the server's terminal; stoppable as a group.
+                env={**os.environ, "PYTHONPATH": _python_path()},
+            )
+        runs.write_status(run_dir, runs.RUNNING, pid=process.pid, started_at=runs.now_iso(), ended_at=None, error=None)
+    threading.Thread(target=_reap, args=(process, run_dir), daemon=True, name=f"reap-{run_dir.name}").start()
+    return run_dir
+
+
+def _python_path() -> str:
+    existing = os.environ.get("PYTHONPATH")
+    return f"{PROJECT_ROOT}{os.pathsep}{existing}" if existing else str(PROJECT_ROOT)
+
+
+def _reap(process: subprocess.Popen, run_dir: Path) -> None:
+    """Wait for the process (so it leaves no zombie that looks alive) and record a silent death.
+
+    The trainer marks its own failures; this catches a process that died
+    before it could, such as one killed or refused by the command line.
+    """
+    code = process.wait()
+    status = runs.read_json(run_dir / runs.STATUS_FILE) or {}
+    if status.get("state") == runs.RUNNING and status.get("pid") == process.pid:
+        last_line = (log_tail(run_dir, 1) or "no output").strip()
+        runs.write_status(
+            run_dir, runs.FAILED, ended_at=runs.now_iso(), error=f"the training process exited with code {code}: {last_line}"
+        )
+
+
+def log_tail(run_dir: Path, lines: int = 30) -> str:
+    """The last `lines` lines of the run's train.log ('' when there is none)."""
+    try:
+        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    # Keras progress bars redraw with carriage returns; keep only the final state of each line.
+    cleaned = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    return "\n".join(line for line in cleaned[-lines:])
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    epoch: int  # 1-based, the epoch under way (or just finished)
+    epochs: int  # planned; early stopping may end sooner
+    batch: int  # batches done in this epoch
+    steps: int  # batches per epoch
+    elapsed: float  # seconds since fitting began
+
+    @property
+    def fraction(self) -> float:
+        """Share of the planned batches done, 0..1."""
+        total = self.epochs * self.steps
+        return min(1.0, ((self.epoch - 1) * self.steps + self.batch) / total) if total else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the pace so far, if all planned epochs run."""
+        if self.fraction <= 0:
+            return None
+        return self.elapsed * (1 - self.fraction) / self.fraction
+
+
+def progress(history: list[dict]) -> Progress | None:
+    """Where training stands, from history.jsonl records (None before the first one)."""
+    if not history:
+        return None
+    last = history[-1]
+    steps = int(last.get("steps", 0))
+    batch = steps if last.get("kind") == "epoch" else int(last.get("batch", 0))
+    return Progress(
+        epoch=int(last["epoch"]), epochs=int(last["epochs"]), batch=batch, steps=steps, elapsed=float(last["elapsed"])
+    )
+
+
+def format_seconds(seconds: float | None) -> str:
+    """'1 h 02 min', '3 min 05 s', '12 s' or '–'."""
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"

@@ -1,0 +1,202 @@
+"""Tables the pages show, built from run files and predictions; Streamlit-free.
+
+    frame = label_predictions(pd.read_csv(run_dir / "predictions.csv"))
+    breakdown_table(summarize(frame)["by_age_bucket"])   # MAE / accuracy per age bucket
+    calibration_table(frame)                               # predicted vs observed P(female)
+    runs_table(list_runs())                                # the Runs page overview
+
+The numbers come from `core.evaluation`; this module only shapes them.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+
+from core import runs
+from core.data import ETHNICITIES, GENDERS
+from core.evaluation import AGE_BUCKET_LABELS, age_bucket
+
+
+def label_predictions(frame: pd.DataFrame) -> pd.DataFrame:
+    """A predictions.csv frame plus readable labels and the columns filters and sorts use."""
+    missing = [column for column in ("row_id", "age", "gender", "ethnicity") if column not in frame]
+    if missing:
+        raise ValueError(f"predictions are missing column(s) {', '.join(missing)}")
+    labelled = frame.assign(
+        age_bucket=age_bucket(frame["age"]),
+        gender_name=frame["gender"].map(GENDERS),
+        ethnicity_name=frame["ethnicity"].map(ETHNICITIES),
+    )
+    if "age_error" in labelled:
+        labelled["abs_age_error"] = labelled["age_error"].abs()
+    if "pred_gender" in labelled:
+        labelled["pred_gender_name"] = labelled["pred_gender"].map(GENDERS)
+    return labelled
+
+
+# Columns of a predictions frame worth showing in a table, in reading order.
+DISPLAY_COLUMNS = (
+    "row_id", "img_name", "age", "pred_age", "age_error", "gender_name", "pred_gender_name", "pred_gender_prob", "ethnicity_name",
+)  # fmt: skip
+
+
+def display_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The readable columns of a (labelled) predictions frame, those it has."""
+    return frame[[column for column in DISPLAY_COLUMNS if column in frame]]
+
+
+def breakdown_table(rows: list[dict]) -> pd.DataFrame:
+    """One `core.evaluation.breakdown` (a list of dicts) as a frame, columns in a fixed order."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    group_columns = [column for column in frame.columns if column not in ("n", "accuracy", "mae")]
+    value_columns = [column for column in ("n", "accuracy", "mae") if column in frame]
+    frame = frame[group_columns + value_columns]
+    if "age_bucket" in frame:
+        frame["age_bucket"] = pd.Categorical(frame["age_bucket"], categories=AGE_BUCKET_LABELS, ordered=True)
+    return frame
+
+
+ALL = "all"
+
+
+def gender_ethnicity_table(summary: dict) -> pd.DataFrame:
+    """The by-gender, by-ethnicity and crossed breakdowns of a `summarize` result as one frame.
+
+    Rows are (ethnicity, gender) pairs, where either may be "all": ("Asian",
+    "female") is a cell of the crossing, ("Asian", "all") all Asian faces,
+    ("all", "female") all women and ("all", "all") the whole slice; so one
+    grouped chart shows the two margins beside the crossing.
+    """
+    overall = {key: summary[key] for key in ("n", "accuracy", "mae") if key in summary}
+    rows = [
+        *summary["by_gender_and_ethnicity"],
+        *({**row, "gender": ALL} for row in summary["by_ethnicity"]),
+        *({**row, "ethnicity": ALL} for row in summary["by_gender"]),
+        {"ethnicity": ALL, "gender": ALL, **overall},
+    ]
+    return breakdown_table(rows)[["ethnicity", "gender", *(key for key in ("n", "accuracy", "mae") if key in overall)]]
+
+
+def calibration_table(frame: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Predicted P(female) against how often those faces really are female, per probability bin.
+
+    A well-calibrated model has `observed_female` close to `mean_predicted`
+    in every bin. Empty bins are left out.
+    """
+    if bins < 2:
+        raise ValueError(f"bins must be at least 2, got {bins}")
+    if "pred_gender_prob" not in frame:
+        raise ValueError("Calibration needs gender predictions (a pred_gender_prob column)")
+    probability = frame["pred_gender_prob"].to_numpy(float)
+    # Bin i holds [i/bins, (i+1)/bins); a probability of exactly 1 goes in the last bin.
+    which = np.minimum((probability * bins).astype(int), bins - 1)
+    grouped = pd.DataFrame({"bin": which, "predicted": probability, "female": frame["gender"].to_numpy() == 1})
+    table = grouped.groupby("bin").agg(
+        mean_predicted=("predicted", "mean"), observed_female=("female", "mean"), n=("female", "size")
+    )
+    table.insert(0, "bin_low", table.index / bins)
+    return table.reset_index(drop=True)
+
+
+def _parse_time(text: str | None) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def run_duration_seconds(run: runs.RunInfo, now: datetime.datetime | None = None) -> float | None:
+    """Seconds from start to end, or to `now` while the run goes on."""
+    started = _parse_time(run.status.get("started_at"))
+    if started is None:
+        return None
+    ended = _parse_time(run.status.get("ended_at"))
+    if ended is None:
+        if run.state != runs.RUNNING:
+            return None
+        ended = now or datetime.datetime.now(datetime.UTC)
+    return max(0.0, (ended - started).total_seconds())
+
+
+def epochs_done(history: list[dict]) -> int:
+    return max((record["epoch"] for record in history if record.get("kind") == "epoch"), default=0)
+
+
+def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
+    """One row per run: what it was, how it went and its test metrics."""
+    rows = []
+    for run in run_list:
+        test = (run.metrics or {}).get("test", {})
+        rows.append(
+            {
+                "run": run.run_id,
+                "status": run.state,
+                "task": run.config.get("task"),
+                "preset": run.config.get("preset"),
+                "test accuracy": test.get("accuracy"),
+                "test MAE (years)": test.get("mae"),
+                "epochs": f"{epochs_done(runs.read_history(run.run_dir))}/{run.config.get('epochs', '?')}",
+                "best epoch": (run.metrics or {}).get("best_epoch"),
+                "duration (min)": _minutes(run_duration_seconds(run)),
+                "rows": run.config.get("rows_used"),
+                "test faces": test.get("n"),
+                "started (UTC)": _short_time(run.status.get("started_at")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _short_time(text: str | None) -> str | None:
+    moment = _parse_time(text)
+    return None if moment is None else moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
+
+
+def prediction_caption(row) -> str:
+    """A short caption for one face of a predictions frame (a row from `itertuples` or a Series).
+
+    '34 → 41' is true → predicted age; 'F→M 0.31 ✗' is true → predicted
+    gender, P(female) and whether the gender is right.
+    """
+    parts = []
+    if hasattr(row, "pred_age"):
+        parts.append(f"{row.age} → {row.pred_age:.0f}")
+    else:
+        parts.append(f"age {row.age}")
+    if hasattr(row, "pred_gender"):
+        mark = "✓" if row.gender_correct else "✗"
+        true, predicted = GENDERS[row.gender][0].upper(), GENDERS[row.pred_gender][0].upper()
+        parts.append(f"{true}→{predicted} {row.pred_gender_prob:.2f} {mark}")
+    else:
+        parts.append(GENDERS[row.gender])
+    return " · ".join(parts)
+
+
+def face_details_table(row: pd.Series) -> pd.DataFrame:
+    """Everything known about one test face, as (field, value) rows for a details view."""
+    fields = [
+        ("image name", row["img_name"]),
+        ("CSV line", row["line"]),
+        ("row id", row["row_id"]),
+        ("ethnicity", row["ethnicity_name"]),
+        ("true age", row["age"]),
+        ("age bucket", row["age_bucket"]),
+    ]
+    if "pred_age" in row:
+        fields += [("predicted age", f"{row['pred_age']:.1f}"), ("age error (years)", f"{row['age_error']:+.1f}")]
+    fields.append(("true gender", row["gender_name"]))
+    if "pred_gender" in row:
+        fields += [
+            ("predicted gender", row["pred_gender_name"]),
+            ("P(female)", f"{row['pred_gender_prob']:.3f}"),
+            ("gender right?", "yes" if row["gender_correct"] else "no"),
+        ]
+    return pd.DataFrame(fields, columns=["field", "value"]).astype(str)

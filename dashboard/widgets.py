@@ -1,0 +1,204 @@
+"""Streamlit pieces several pages share: the chosen CSV and run, guards that explain what to do, face grids.
+
+Session state shared between pages lives under the keys below, and only here:
+the CSV chosen on the Data page (used by Train) and the run last looked at
+(used by Predictions and Errors).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import runs
+from core.config import cache_dir, default_csv_path
+from core.data import ETHNICITIES, GENDERS, FaceData, LoadReport
+from dashboard import loaders
+from dashboard.selection import FaceFilter
+
+CSV_KEY = "chosen_csv"
+RUN_KEY = "chosen_run"
+UPLOAD_KEY = "stored_upload"
+DATA_PAGE = "app_pages/data.py"
+TRAIN_PAGE = "app_pages/train.py"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def years(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} years"
+
+
+def chosen_csv() -> Path:
+    """The CSV this session works with: the Data page's choice, else the default."""
+    return Path(st.session_state.get(CSV_KEY) or default_csv_path())
+
+
+def choose_csv(path: str | Path) -> None:
+    st.session_state[CSV_KEY] = str(Path(path).expanduser())
+
+
+def store_upload(upload) -> Path:
+    """Write an uploaded CSV to disk (once per upload) and make it the chosen CSV.
+
+    `core.data.load_faces` and the training process read files, not buffers,
+    and runs remember the path, so uploads are kept in the (git-ignored)
+    cache folder, `.cache/uploads/` by default, rather than a temp folder
+    that a reboot empties.
+    """
+    stored = st.session_state.get(UPLOAD_KEY)
+    if stored and stored["file_id"] == upload.file_id:
+        return Path(stored["path"])
+    folder = cache_dir() / "uploads" / upload.file_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(upload.name).name or "upload.csv")
+    path.write_bytes(upload.getbuffer())
+    st.session_state[UPLOAD_KEY] = {"file_id": upload.file_id, "path": str(path)}
+    choose_csv(path)
+    return path
+
+
+def explain_missing_data(path: Path) -> None:
+    st.info(
+        f"No face CSV at `{path}`. Put the CSV (columns age, ethnicity, gender, img_name, pixels; "
+        "plain or .gz) at `data/age_gender.csv` or `data/age_gender.csv.gz`, start the app with "
+        "`AGEGENDER_CSV=/path/to/file`, or type a path or upload a file on the Data page.",
+        icon=":material/folder_open:",
+    )
+
+
+def load_data_or_explain(path: Path, link_to_data_page: bool = True) -> tuple[FaceData, LoadReport] | None:
+    """The faces of `path`, or None after telling the user what is wrong and what to do."""
+    try:
+        return loaders.load_data(path)
+    except FileNotFoundError:
+        explain_missing_data(path)
+    except ValueError as error:
+        st.error(f"Cannot use `{path}`: {error}", icon=":material/error:")
+    if link_to_data_page:
+        st.page_link(DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
+    return None
+
+
+def describe_run(run: runs.RunInfo) -> str:
+    test = (run.metrics or {}).get("test", {})
+    parts = [run.run_id, run.state]
+    if test.get("accuracy") is not None:
+        parts.append(f"accuracy {percent(test['accuracy'])}")
+    if test.get("mae") is not None:
+        parts.append(f"MAE {test['mae']:.2f}")
+    return " · ".join(parts)
+
+
+def no_run_yet(what: str) -> None:
+    st.info(
+        f"No finished run with test predictions yet, so there is no {what} to show. Train a model on the Train page first.",
+        icon=":material/info:",
+    )
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
+
+
+def pick_run(what: str) -> runs.RunInfo | None:
+    """A run with test predictions, chosen by the user; remembered across pages."""
+    candidates = [run for run in runs.list_runs() if (run.run_dir / runs.PREDICTIONS_FILE).is_file()]
+    if not candidates:
+        no_run_yet(what)
+        return None
+    by_id = {run.run_id: run for run in candidates}
+    remembered = st.session_state.get(RUN_KEY)
+    ids = list(by_id)
+    chosen = st.selectbox(
+        "Run",
+        ids,
+        index=ids.index(remembered) if remembered in by_id else 0,
+        format_func=lambda run_id: describe_run(by_id[run_id]),
+    )
+    st.session_state[RUN_KEY] = chosen
+    return by_id[chosen]
+
+
+def run_predictions_or_explain(run: runs.RunInfo) -> pd.DataFrame | None:
+    """A run's labelled test predictions, or None after saying why they cannot be read."""
+    try:
+        return loaders.load_predictions(run)
+    except ValueError as error:  # pandas' parser errors are ValueErrors too.
+        st.error(f"Cannot read the predictions of run {run.run_id}: {error}", icon=":material/error:")
+        return None
+
+
+def pick_run_with_predictions(what: str) -> tuple[runs.RunInfo, pd.DataFrame]:
+    """The chosen run and its test predictions; stops the page after explaining when there are none."""
+    run = pick_run(what)
+    if run is None:
+        st.stop()
+    frame = run_predictions_or_explain(run)
+    if frame is None:
+        st.stop()
+    return run, frame
+
+
+def run_faces_or_explain(run: runs.RunInfo) -> FaceData | None:
+    """The faces a run was trained on, checked to be the same file version; None after explaining."""
+    csv_path = Path(run.config.get("csv_path", ""))
+    loaded = load_data_or_explain(csv_path, link_to_data_page=False)
+    if loaded is None:
+        st.caption(f"Run {run.run_id} was trained on `{csv_path}`; put that file back there to see its faces.")
+        return None
+    faces, report = loaded
+    expected_hash = run.config.get("data_hash")
+    if expected_hash and expected_hash != report.file_hash:
+        st.warning(
+            f"`{csv_path}` has changed since run {run.run_id} was trained, so its rows no longer match "
+            "the predictions; faces are not shown."
+        )
+        return None
+    return faces
+
+
+def slice_controls(key: str, max_age: int) -> FaceFilter:
+    """Age range, gender and ethnicity selectors side by side; empty selectors mean 'all'."""
+    age_column, gender_column, ethnicity_column = st.columns([2, 1, 1])
+    low, high = age_column.slider("True age (years)", 0, max_age, (0, max_age), key=f"{key}-age")
+    genders = gender_column.multiselect("Gender", list(GENDERS), format_func=GENDERS.get, key=f"{key}-gender", placeholder="all")
+    ethnicities = ethnicity_column.multiselect(
+        "Ethnicity", list(ETHNICITIES), format_func=ETHNICITIES.get, key=f"{key}-ethnicity", placeholder="all"
+    )
+    return FaceFilter(
+        age_range=None if (low, high) == (0, max_age) else (low, high),
+        genders=tuple(genders) or None,
+        ethnicities=tuple(ethnicities) or None,
+    )
+
+
+def face_strip(images: np.ndarray, captions: list[str]) -> None:
+    """Faces in a wrapping row, no interaction: one element however many faces."""
+    if len(images):
+        st.image([image[:, :, 0] for image in images], caption=captions, width=96)
+
+
+def face_grid(images: np.ndarray, captions: list[str], button_keys: list[str], columns: int = 8) -> int | None:
+    """Faces in a grid, each with a Details button; returns the position whose button was pressed."""
+    pressed = None
+    for start in range(0, len(images), columns):
+        cells = st.columns(columns)
+        for offset in range(min(columns, len(images) - start)):
+            position = start + offset
+            with cells[offset]:
+                st.image(images[position][:, :, 0], caption=captions[position], width="stretch")
+                if st.button("Details", key=button_keys[position], width="stretch", type="tertiary"):
+                    pressed = position
+    return pressed
+
+
+def sidebar_status() -> None:
+    """Which CSV this session uses and which training (if any) runs on this machine."""
+    with st.sidebar:
+        st.caption(f"Data: `{chosen_csv()}`")
+        active = runs.active_run()
+        if active is not None:
+            st.caption(f":material/directions_run: Training now: `{active.run_id}`")

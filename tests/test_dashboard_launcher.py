@@ -1,0 +1,62 @@
+"""The Train page's launcher (dashboard/launcher.py): command line, one-at-a-time rule, progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from core import runs
+from core.config import TrainConfig
+from core.train import parse_args
+from dashboard import launcher
+
+
+def test_the_command_line_is_the_cli_with_every_setting(tmp_path):
+    config = TrainConfig(
+        task="both", epochs=7, batch_size=16, learning_rate=3e-4, seed=5, limit=900, patience=2, csv_path="/data/faces.csv.gz"
+    )
+    command = launcher.train_command(config, tmp_path / "run")
+    assert command[:3] == [sys.executable, "-m", "core.train"]
+    args = parse_args(command[3:])  # What `python -m core.train` will make of it.
+    assert (args.task, args.preset, args.epochs, args.batch_size, args.limit) == ("both", "seed", 7, 16, 900)
+    assert (args.learning_rate, args.seed, args.patience) == (3e-4, 5, 2)
+    assert str(args.csv) == "/data/faces.csv.gz" and args.run_dir == tmp_path / "run"
+    assert "--limit" not in launcher.train_command(TrainConfig(csv_path="x.csv"), tmp_path)
+    with pytest.raises(ValueError, match="no csv_path"):
+        launcher.train_command(TrainConfig(), tmp_path)
+
+
+def test_start_refuses_while_another_training_runs(tmp_path, shared_csv):
+    running = runs.new_run_dir("gender", "seed", tmp_path)
+    runs.write_json_atomic(running / runs.CONFIG_FILE, TrainConfig().to_dict())
+    runs.write_status(running, runs.RUNNING, pid=os.getpid())  # This test's process: alive.
+    with pytest.raises(launcher.TrainingBusy, match=f"Run {running.name} is still training"):
+        launcher.start_training(TrainConfig(csv_path=str(shared_csv)), parent=tmp_path)
+    assert [run.run_id for run in runs.list_runs(tmp_path)] == [running.name], "no second run was made"
+
+
+def test_start_refuses_a_missing_csv(tmp_path):
+    with pytest.raises(ValueError, match="No CSV file at"):
+        launcher.start_training(TrainConfig(csv_path=str(tmp_path / "nowhere.csv")), parent=tmp_path)
+
+
+def test_progress_and_eta_from_history_records():
+    assert launcher.progress([]) is None
+    middle = launcher.progress([{"kind": "batch", "epoch": 2, "epochs": 4, "steps": 20, "batch": 10, "elapsed": 30.0}])
+    assert (middle.epoch, middle.batch) == (2, 10)
+    assert middle.fraction == pytest.approx(30 / 80)
+    assert middle.eta_seconds == pytest.approx(50.0)
+    end_of_epoch = launcher.progress([{"kind": "epoch", "epoch": 4, "epochs": 4, "steps": 20, "elapsed": 80.0}])
+    assert end_of_epoch.fraction == 1.0 and end_of_epoch.eta_seconds == 0
+
+
+def test_format_seconds():
+    assert [launcher.format_seconds(value) for value in (None, 12.4, 185, 3720)] == ["–", "12 s", "3 min 05 s", "1 h 02 min"]
+
+
+def test_log_tail_keeps_the_final_state_of_redrawn_lines(tmp_path):
+    (tmp_path / launcher.LOG_FILE).write_text("Epoch 1/2\n1/9 ━━\r5/9 ━━━━\r9/9 ━━━━━━ done\nlast line\n")
+    assert launcher.log_tail(tmp_path, 2) == "9/9 ━━━━━━ done\nlast line"
+    assert launcher.log_tail(tmp_path / "missing") == ""
