@@ -10,6 +10,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from core.presets import DEFAULT_PRESET, get_preset
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 TASKS = ("gender", "age", "both")
@@ -42,22 +44,24 @@ def cache_dir() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything needed to repeat a training run."""
+    """Everything needed to repeat a training run.
+
+    Epochs, batch size, learning rate and patience left as None take the
+    preset's values (see core.presets), so `TrainConfig(preset="seed")` is
+    exactly the seed recipe.
+    """
 
     task: str = "gender"
-    preset: str = "seed"
-    # 30 epochs with early stopping: the seed models plateau well before that.
-    epochs: int = 30
-    # 32 rather than 64: twice the updates per epoch, which the small learning rate needs.
-    batch_size: int = 32
-    # The seed recipe's Adam learning rate.
-    learning_rate: float = 1e-4
+    preset: str = DEFAULT_PRESET
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
     seed: int = 42
     # Use only this many rows (a seeded random sample), for quick tries.
     limit: int | None = None
     csv_path: str = ""
     # Epochs without improvement of the validation metric before stopping.
-    patience: int = 5
+    patience: int | None = None
     # Also log training loss every this many batches, so a live curve moves
     # before the first epoch ends.
     log_every_batches: int = 10
@@ -65,6 +69,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        preset = get_preset(self.preset)
+        for name in ("epochs", "batch_size", "learning_rate", "patience"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, getattr(preset, name))  # Frozen: set once, here.
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:

@@ -18,6 +18,7 @@ import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
 from core.data import load_faces
 from core.evaluation import predict_heads, predictions_frame, summarize
+from core.presets import get_preset
 from core.splits import Split
 
 
@@ -48,7 +49,8 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
         faces, report = load_faces(csv_path)
         rows = list(range(len(faces)))
         scope = "all rows"
-    frame = predictions_frame(faces, rows, predict_heads(model, faces.as_float(rows)))
+    flip = get_preset(run.config["preset"]).flip_test_time
+    frame = predictions_frame(faces, rows, predict_heads(model, faces.as_float(rows), flip_test_time=flip))
     return {
         "run_dir": str(run.run_dir),
         "csv": report.path,

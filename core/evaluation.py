@@ -23,9 +23,15 @@ def age_bucket(age) -> pd.Categorical:
     return pd.Categorical.from_codes(np.clip(positions, 0, len(AGE_BUCKET_LABELS) - 1), categories=AGE_BUCKET_LABELS, ordered=True)
 
 
-def predict_heads(model, images: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Run `model` on float images; returns `gender` P(female) (n,) and/or `age` (n,)."""
+def predict_heads(model, images: np.ndarray, flip_test_time: bool = False, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """Run `model` on float images; returns `gender` P(female) (n,) and/or `age` (n,).
+
+    With `flip_test_time` each prediction is the mean of the face's and its mirror image's.
+    """
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
+    if flip_test_time:
+        mirrored = model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
+        outputs = {head: (np.asarray(outputs[head]) + np.asarray(mirrored[head])) / 2 for head in outputs}
     result = {}
     if "gender" in outputs:
         result["gender"] = np.asarray(outputs["gender"])[:, 1]

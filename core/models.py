@@ -1,4 +1,4 @@
-"""The CNNs, built by presets.
+"""The CNNs that presets name, and how they are compiled.
 
 Every model takes `face` (48, 48, 1) float32 in [0, 1] and has named outputs:
 `gender` (2-way softmax: male, female) and/or `age` (one ReLU unit, years).
@@ -6,47 +6,21 @@ The convolution whose maps feed a head's CAM is named `<head>_last_conv`, or
 `last_conv` when the heads share a trunk: `cam_layer_name` finds it.
 
     model = build_model("seed", "gender")
+    compile_model(model, "seed", learning_rate=1e-4, total_steps=1000)
 """
 
 from __future__ import annotations
-
-import dataclasses
-from typing import Callable
 
 import keras
 from keras import layers
 
 from core.data import IMAGE_SIDE
+from core.presets import get_preset
 
 HEADS_BY_TASK = {"gender": ("gender",), "age": ("age",), "both": ("gender", "age")}
 # The mean age of the shared CSV; the age head starts there instead of at 0 so
 # that a few epochs are enough to leave the trivial regime.
 DEFAULT_AGE_BIAS = 33.3
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    name: str
-    description: str
-    # (inputs, head, age_bias) -> the output tensor of that head.
-    build_tower: Callable
-
-
-def _seed_tower(inputs, head: str, age_bias: float):
-    """The seed recipe: three conv blocks, then a dense layer and the head."""
-    x = inputs
-    for block, filters in enumerate((32, 64, 128), start=1):
-        name = f"{head}_last_conv" if filters == 128 else f"{head}_conv{block}"
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
-        x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn{block}")(x)
-        x = layers.MaxPool2D(2, name=f"{head}_pool{block}")(x)
-        if block > 1:
-            x = layers.Dropout(0.25, name=f"{head}_dropout{block}")(x)
-    x = layers.Flatten(name=f"{head}_flatten")(x)
-    x = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
-    x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn_dense")(x)
-    x = layers.Dropout(0.5, name=f"{head}_dropout_dense")(x)
-    return _head(x, head, age_bias)
 
 
 def _head(features, head: str, age_bias: float):
@@ -56,35 +30,86 @@ def _head(features, head: str, age_bias: float):
     return layers.Dense(1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias))(features)
 
 
-PRESETS = {
-    "seed": Preset(
-        name="seed",
-        description="The seed recipe: a 3-block CNN per task, Adam 1e-4, MSE for age.",
-        build_tower=_seed_tower,
-    ),
-}
+def _seed_towers(inputs, heads, age_bias: float) -> dict:
+    """The seed recipe: per head its own tower of three conv blocks, a dense layer and the head."""
+    outputs = {}
+    for head in heads:
+        x = inputs
+        for block, filters in enumerate((32, 64, 128), start=1):
+            name = f"{head}_last_conv" if filters == 128 else f"{head}_conv{block}"
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn{block}")(x)
+            x = layers.MaxPool2D(2, name=f"{head}_pool{block}")(x)
+            if block > 1:
+                x = layers.Dropout(0.25, name=f"{head}_dropout{block}")(x)
+        x = layers.Flatten(name=f"{head}_flatten")(x)
+        x = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn_dense")(x)
+        x = layers.Dropout(0.5, name=f"{head}_dropout_dense")(x)
+        outputs[head] = _head(x, head, age_bias)
+    return outputs
+
+
+def _compact_trunk(inputs, heads, age_bias: float) -> dict:
+    """One trunk for both heads (age helps gender): 4 conv blocks, global average pooling, two heads.
+
+    Sized for a CPU: about 30 M multiply-adds per face, a little over half of
+    the two seed towers together.
+    """
+    x = inputs
+    # (filters, convolutions) per block; the spatial size halves after each of the first three.
+    blocks = ((32, 1), (64, 1), (128, 2), (256, 1))
+    for block, (filters, convolutions) in enumerate(blocks, start=1):
+        for index in range(1, convolutions + 1):
+            last = block == len(blocks) and index == convolutions
+            name = "last_conv" if last else f"conv{block}_{index}"
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
+            x = layers.BatchNormalization(name=f"bn{block}_{index}")(x)
+        if block < len(blocks):
+            x = layers.MaxPool2D(2, name=f"pool{block}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    outputs = {}
+    for head in heads:
+        features = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
+        outputs[head] = _head(features, head, age_bias)
+    return outputs
+
+
+ARCHITECTURES = {"seed_towers": _seed_towers, "compact_trunk": _compact_trunk}
 
 
 def build_model(preset: str, task: str, age_bias: float = DEFAULT_AGE_BIAS) -> keras.Model:
-    """A compiled-ready functional model for `task` ('gender', 'age' or 'both').
-
-    For 'both' each head gets its own tower in one model, so the two are
-    trained side by side and saved, loaded and explained as one file.
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    """A functional model of `preset`'s architecture for `task` ('gender', 'age' or 'both')."""
+    architecture = ARCHITECTURES[get_preset(preset).architecture]
     if task not in HEADS_BY_TASK:
         raise ValueError(f"Unknown task {task!r}; choose one of {', '.join(HEADS_BY_TASK)}")
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="face")
-    outputs = {head: PRESETS[preset].build_tower(inputs, head, age_bias) for head in HEADS_BY_TASK[task]}
-    return keras.Model(inputs, outputs, name=f"{preset}_{task}")
+    return keras.Model(inputs, architecture(inputs, HEADS_BY_TASK[task], age_bias), name=f"{preset}_{task}")
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, preset: str, learning_rate: float, total_steps: int) -> None:
+    """Compile with the preset's optimizer, schedule and losses."""
+    recipe = get_preset(preset)
+    rate = learning_rate
+    if recipe.schedule == "cosine":
+        warmup = max(1, total_steps // 20)
+        rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate / 10, decay_steps=max(1, total_steps - warmup), warmup_target=learning_rate, warmup_steps=warmup
+        )
+    if recipe.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(rate)
+    losses = {
+        "gender": keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+        "age": recipe.age_loss,
+    }
     heads = model_heads(model)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={head: {"gender": "categorical_crossentropy", "age": "mean_squared_error"}[head] for head in heads},
+        optimizer=optimizer,
+        loss={head: losses[head] for head in heads},
+        loss_weights={head: recipe.age_loss_weight if head == "age" else 1.0 for head in heads},
         metrics={head: {"gender": ["accuracy"], "age": ["mae"]}[head] for head in heads},
     )
 

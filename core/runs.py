@@ -162,13 +162,13 @@ def load_run(run_dir: Path) -> RunInfo:
 
 
 def list_runs(parent: Path | None = None) -> list[RunInfo]:
-    """All runs, newest first; folders that are not runs are ignored."""
+    """All runs, newest first; folders without a readable config.json are not runs and are left out."""
     parent = Path(parent) if parent is not None else runs_dir()
     if not parent.is_dir():
         return []
     runs = []
     for child in sorted(parent.iterdir(), reverse=True):
-        if child.is_dir() and (child / CONFIG_FILE).is_file():
+        if child.is_dir() and read_json(child / CONFIG_FILE) is not None:
             runs.append(load_run(child))
     return runs
 

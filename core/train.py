@@ -18,23 +18,22 @@ from pathlib import Path
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
 from core.config import TASKS, TrainConfig, default_csv_path
-from core.models import PRESETS
+from core.presets import DEFAULT_PRESET, PRESETS
 
-DEFAULTS = TrainConfig()
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--task", choices=TASKS, default=DEFAULTS.task)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULTS.preset)
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    parser.add_argument("--task", choices=TASKS, default=TrainConfig.task)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's")
     parser.add_argument("--limit", type=int, default=None, help="use a seeded random sample of N rows")
     parser.add_argument("--csv", type=Path, default=None, help=f"face CSV (default {default_csv_path()})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate)
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    parser.add_argument("--patience", type=int, default=DEFAULTS.patience, help="epochs without improvement before stopping")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the preset's")
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--patience", type=int, default=None, help="epochs without improvement before stopping (default: the preset's)")
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts")
     return parser.parse_args(argv)

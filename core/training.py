@@ -27,6 +27,7 @@ from core.config import TrainConfig
 from core.data import FaceData, file_hash, load_faces, sample_rows
 from core.evaluation import predict_heads, predictions_frame, summarize
 from core.models import HEADS_BY_TASK, build_model, compile_model
+from core.presets import get_preset
 from core.splits import make_split
 
 # What decides the best epoch, per task: (canonical log key, "max" or "min").
@@ -56,9 +57,9 @@ def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
 class HistoryWriter(keras.callbacks.Callback):
     """Appends a record to history.jsonl every epoch and every N batches, flushed at once."""
 
-    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int):
+    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int, watcher: "StopWatcher"):
         super().__init__()
-        self.run_dir, self.heads, self.every_batches = run_dir, heads, every_batches
+        self.run_dir, self.heads, self.every_batches, self.watcher = run_dir, heads, every_batches, watcher
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
         self.started = time.time()
         self.epoch = 0
@@ -72,7 +73,9 @@ class HistoryWriter(keras.callbacks.Callback):
             self._write("batch", batch=step, **canonical_logs(logs, self.heads))
 
     def on_epoch_end(self, epoch, logs=None):
-        self._write("epoch", **canonical_logs(logs, self.heads))
+        # An epoch cut short by a stop request has training metrics over a few batches only.
+        partial = {"partial": True} if self.watcher.stopped else {}
+        self._write("epoch", **partial, **canonical_logs(logs, self.heads))
 
     def _write(self, kind: str, **values):
         record = {
@@ -93,9 +96,10 @@ class BestModelKeeper(keras.callbacks.Callback):
     keeps "best" meaning one thing.
     """
 
-    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int):
+    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int, watcher: "StopWatcher"):
         super().__init__()
         self.run_dir, self.heads, self.monitor, self.mode, self.patience = run_dir, heads, monitor, mode, patience
+        self.watcher = watcher
         self.best_value = None
         self.best_epoch = None
         self.best_weights = None
@@ -107,8 +111,8 @@ class BestModelKeeper(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = canonical_logs(logs, self.heads).get(self.monitor)
-        if value is None or not np.isfinite(value):
-            return
+        if value is None or not np.isfinite(value) or self.watcher.stopped:
+            return  # "Best" is only ever a whole epoch.
         if self._improved(value):
             self.best_value, self.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
@@ -148,6 +152,8 @@ def train(config: TrainConfig, run_dir: Path | None = None, strategy: tf.distrib
     """
     run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config.task, config.preset)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Written before the data loads, so the run is visible (and "the active run") at once.
+    runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "created_at": runs.now_iso()})
     runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
     try:
         status, test = _train(config, run_dir, strategy, verbose)
@@ -169,38 +175,38 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int) -> tuple[
     runs.write_json_atomic(
         run_dir / runs.CONFIG_FILE,
         {
-            **config.to_dict(),
+            **runs.read_json(run_dir / runs.CONFIG_FILE),
             "csv_path": str(csv_path),
             "data_hash": report.file_hash,
             "rows_in_file": report.rows_read,
             "rows_used": int(len(rows)),
             "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
             "heads": list(heads),
-            "created_at": runs.now_iso(),
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         },
     )
 
     keras.utils.set_random_seed(config.seed)
+    steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
     age_bias = float(faces.age[split.train].mean())
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(config.preset, config.task, age_bias=age_bias)
-        compile_model(model, config.learning_rate)
+        compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, heads), config.batch_size, True, config.seed)
     val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, heads), config.batch_size, False, config.seed)
-    steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
     monitor, mode = MONITORS[config.task]
-    keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience)
     watcher = StopWatcher(run_dir)
-    history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs)
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[history, keeper, watcher], verbose=verbose)
+    keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
+    history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher)
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[watcher, history, keeper], verbose=verbose)
 
     status = runs.STOPPED if watcher.stopped else runs.COMPLETED
     if keeper.best_weights is None:
         return status, {}  # Stopped before the first validation: nothing worth evaluating.
     keeper.restore_best()
-    frame = predictions_frame(faces, split.test, predict_heads(model, faces.as_float(split.test)))
+    flip = get_preset(config.preset).flip_test_time
+    frame = predictions_frame(faces, split.test, predict_heads(model, faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     summary = summarize(frame)
     runs.write_json_atomic(

@@ -92,12 +92,17 @@ def curve_metrics(history: list[dict]) -> list[str]:
     return [key for key in CURVE_TITLES if key in keys]
 
 
+def complete_epochs(history: list[dict]) -> list[dict]:
+    """Epoch records, less one cut short by Stop (its training metrics cover a few batches only)."""
+    return [record for record in history if record.get("kind") == "epoch" and not record.get("partial")]
+
+
 def training_curves(history: list[dict]) -> go.Figure:
     """Training and validation loss and metrics, one panel each, from history.jsonl records."""
     metrics = curve_metrics(history) or ["loss"]
     figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=[CURVE_TITLES[key] for key in metrics])
     batches = [record for record in history if record.get("kind") == "batch"]
-    epochs = [record for record in history if record.get("kind") == "epoch"]
+    epochs = complete_epochs(history)
     epoch_numbers = [record["epoch"] for record in epochs]
     for column, key in enumerate(metrics, start=1):
         # (x, y, legend name, line style, opacity, mode) of each curve in this panel.
@@ -130,7 +135,7 @@ def compare_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:
     figure = go.Figure()
     colors = px.colors.qualitative.Plotly
     for index, (name, history) in enumerate(histories.items()):
-        epochs = [record for record in history if record.get("kind") == "epoch"]
+        epochs = complete_epochs(history)
         color = colors[index % len(colors)]
         x = [record["epoch"] for record in epochs]
         figure.add_scatter(

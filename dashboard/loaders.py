@@ -2,7 +2,6 @@
 
     faces, report = load_data(path)          # FaceData + LoadReport, once per file version
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
-    presets = preset_descriptions()          # {name: description}
 
 Caches are keyed by path *and* modification time (and size), so an edited
 CSV or a re-evaluated run is read again while an unchanged one costs nothing.
@@ -55,11 +54,3 @@ def load_predictions(run: runs.RunInfo) -> pd.DataFrame | None:
     except FileNotFoundError:
         return None
     return _predictions(str(path), modified_ns)
-
-
-@st.cache_resource(show_spinner="Loading the model presets…")
-def preset_descriptions() -> dict[str, str]:
-    """Preset names and what they are; imports Keras, so only once per server process."""
-    from core.models import PRESETS
-
-    return {name: preset.description for name, preset in sorted(PRESETS.items())}

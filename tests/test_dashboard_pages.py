@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.evaluation import age_bucket
+from core.presets import get_preset
 from tests.conftest import SHARED_CSV
 from tests.dashboard_apptest import button, images_shown, metric_values, open_page, runs_folder, texts
 
@@ -154,6 +155,12 @@ def test_train_page_offers_the_settings_and_says_what_to_do(no_runs):
     assert app.number_input(key="train-epochs").value == 30
     assert not button(app, "Start training").disabled
     assert any("Start a training above" in message for message in texts(app, "info"))
+
+    app.selectbox(key="train-preset").set_value("compact").run()
+    compact = get_preset("compact")
+    assert app.number_input(key="train-epochs").value == compact.epochs
+    assert app.number_input(key="train-learning-rate").value == compact.learning_rate
+    assert app.number_input(key="train-batch-size").value == compact.batch_size
 
 
 def test_train_page_shows_bad_settings_as_a_message_and_starts_nothing(no_runs, tmp_path):

@@ -24,6 +24,14 @@ def test_models_have_the_heads_of_their_task(task, heads):
         assert isinstance(model.get_layer(cam_layer_name(model, head)), layers.Conv2D)
 
 
+def test_compact_preset_shares_one_trunk_between_its_heads():
+    model = build_model("compact", "both", age_bias=30.0)
+    assert cam_layer_name(model, "gender") == cam_layer_name(model, "age") == "last_conv"
+    assert model.count_params() < build_model("seed", "both").count_params()
+    compile_model(model, "compact", learning_rate=1e-3, total_steps=100)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+
+
 def test_seed_models_use_only_the_agreed_layer_kinds():
     allowed = (layers.InputLayer, layers.Conv2D, layers.MaxPooling2D, layers.BatchNormalization, layers.Dropout, layers.Flatten, layers.Dense)
     model = build_model("seed", "both")
@@ -44,7 +52,7 @@ def test_gender_model_learns_a_trivially_learnable_signal():
     images = rng.random((256, 48, 48, 1)).astype(np.float32) * 0.2
     images[gender == 1, :24] += 0.8  # Female faces get a bright upper half.
     model = build_model("seed", "gender")
-    compile_model(model, learning_rate=1e-3)
+    compile_model(model, "seed", learning_rate=1e-3, total_steps=32)
     model.fit(images, {"gender": np.eye(2)[gender]}, epochs=4, batch_size=32, verbose=0)
     predicted = np.argmax(model.predict(images, verbose=0)["gender"], axis=1)
     assert (predicted == gender).mean() > 0.9

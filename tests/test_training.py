@@ -75,6 +75,9 @@ def test_training_started_by_the_cli_stops_cleanly_on_sigterm(shared_csv, tmp_pa
     assert json.loads((run_dir / "status.json").read_text())["state"] == "stopped"
     epochs = [record for record in runs.read_history(run_dir) if record["kind"] == "epoch"]
     assert 1 <= len(epochs) < 50
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    complete = [record["epoch"] for record in epochs if not record.get("partial")]
+    assert metrics["best_epoch"] in complete, "the best model is always a whole epoch"
     keras.saving.load_model(run_dir / "model.keras")
 
 
@@ -92,8 +95,26 @@ def test_one_head_logs_are_named_by_their_head():
     assert canonical_logs({"val_age_mae": 3}, ("gender", "age")) == {"val_age_mae": 3.0}
 
 
+def test_config_takes_unset_settings_from_its_preset():
+    seed = TrainConfig(preset="seed")
+    assert (seed.learning_rate, seed.batch_size, seed.epochs) == (1e-4, 32, 30)
+    compact = TrainConfig(preset="compact", epochs=3)
+    assert compact.epochs == 3 and compact.learning_rate == 2e-3
+    with pytest.raises(ValueError, match="Unknown preset"):
+        TrainConfig(preset="nope")
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="task must be one of"):
         TrainConfig(task="height")
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         TrainConfig(epochs=0)
+
+
+def test_runs_list_skips_folders_without_a_readable_config(tiny_gender_run, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_gender_run, tmp_path / "good")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert [run.run_id for run in runs.list_runs(tmp_path)] == ["good"]

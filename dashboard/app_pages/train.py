@@ -6,48 +6,62 @@ import streamlit as st
 
 from core import runs
 from core.config import TASKS, TrainConfig
-from dashboard import figures, launcher, loaders, widgets
+from core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from dashboard import figures, launcher, widgets
 from dashboard.tables import run_duration_seconds
 
 REFRESH_SECONDS = 1
 WATCH_KEY = "watched_training"
-DEFAULTS = TrainConfig()
+# The settings a preset decides, as (widget key, Preset field).
+PRESET_SETTINGS = (("train-epochs", "epochs"), ("train-batch-size", "batch_size"), ("train-learning-rate", "learning_rate"))
+
+
+def apply_preset_defaults() -> None:
+    """Fill epochs, batch size and learning rate with the chosen preset's values."""
+    chosen = get_preset(st.session_state["train-preset"])
+    for key, field in PRESET_SETTINGS:
+        st.session_state[key] = getattr(chosen, field)
+
 
 st.title("Train")
 csv_path = widgets.chosen_csv()
 active = runs.active_run()
-presets = loaders.preset_descriptions()
+
+# Outside the form, so that choosing a preset refills the settings below at once.
+preset = st.selectbox(
+    "Preset",
+    list(PRESETS),
+    index=list(PRESETS).index(DEFAULT_PRESET),
+    key="train-preset",
+    on_change=apply_preset_defaults,
+    help="\n\n".join(f"**{name}**: {recipe.description}" for name, recipe in PRESETS.items()),
+)
+if "train-epochs" not in st.session_state:
+    apply_preset_defaults()
 
 with st.form("train-settings"):
     st.caption(f"Trains on `{csv_path}` (choose another file on the Data page).")
-    task_column, preset_column, epochs_column = st.columns(3)
+    task_column, epochs_column = st.columns([2, 1])
     task = task_column.selectbox(
         "Task",
         TASKS,
-        index=TASKS.index(DEFAULTS.task),
+        index=TASKS.index(TrainConfig.task),
         key="train-task",
-        help="`both` trains one model with a gender and an age tower.",
-    )
-    preset = preset_column.selectbox(
-        "Preset", list(presets), key="train-preset", help="\n\n".join(f"**{name}**: {text}" for name, text in presets.items())
+        help="`both` trains one model with a gender and an age head.",
     )
     epochs = epochs_column.number_input(
         "Epochs",
         min_value=1,
         max_value=1000,
-        value=DEFAULTS.epochs,
         key="train-epochs",
-        help=f"At most; training stops after {DEFAULTS.patience} epochs without improvement.",
+        help=f"At most; training stops after {get_preset(preset).patience} epochs without improvement.",
     )
     batch_column, rate_column, limit_column = st.columns(3)
-    batch_size = batch_column.number_input(
-        "Batch size", min_value=1, max_value=4096, value=DEFAULTS.batch_size, key="train-batch-size"
-    )
+    batch_size = batch_column.number_input("Batch size", min_value=1, max_value=4096, key="train-batch-size")
     learning_rate = rate_column.number_input(
         "Learning rate",
         min_value=1e-7,
         max_value=1.0,
-        value=DEFAULTS.learning_rate,
         step=1e-5,
         format="%.1e",
         key="train-learning-rate",
