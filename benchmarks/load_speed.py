@@ -1,7 +1,7 @@
 """Benchmark: how fast the face CSV loads, cold (parse + validate + write cache) and warm (from cache),
 beside the naive pandas `str.split` way.
 
-    python benchmarks/load_speed.py [--csv ../shared/data/age_gender.csv.gz] [--repeats 3]
+    python -m benchmarks.load_speed [--csv ../shared/data/age_gender.csv.gz] [--repeats 3]
 
 Targets on a 2-core machine with the shared 21,333-row CSV: cold <= 2 s, warm <= 0.3 s.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from core.config import PROJECT_ROOT
+from core.data import load_faces
 
-from core.data import load_faces  # noqa: E402
-
-DEFAULT_CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "age_gender.csv.gz"
+DEFAULT_CSV = PROJECT_ROOT.parent / "shared" / "data" / "age_gender.csv.gz"
 
 
 def naive_load(path: Path) -> np.ndarray:

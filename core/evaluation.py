@@ -30,7 +30,7 @@ def predict_heads(model, images: np.ndarray, flip_test_time: bool = False, batch
     """
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
     if flip_test_time:
-        mirrored = model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)
+        mirrored = model.predict(np.ascontiguousarray(images[:, :, ::-1]), batch_size=batch_size, verbose=0)
         outputs = {head: (np.asarray(outputs[head]) + np.asarray(mirrored[head])) / 2 for head in outputs}
     result = {}
     if "gender" in outputs:

@@ -17,6 +17,8 @@ class Preset:
     description: str
     # A key of core.models.ARCHITECTURES.
     architecture: str
+    # True when the gender and age heads share one trunk, so `both` is the way to train them.
+    shared_trunk: bool
     learning_rate: float
     epochs: int
     batch_size: int
@@ -40,6 +42,7 @@ PRESETS = {
             name="seed",
             description="The seed recipe: a 3-block CNN per task, Adam 1e-4, MSE for age.",
             architecture="seed_towers",
+            shared_trunk=False,
             # 32 rather than 64: twice the updates per epoch, which the small learning rate needs.
             learning_rate=1e-4,
             epochs=30,
@@ -51,6 +54,7 @@ PRESETS = {
             description="One shared 4-block trunk with global pooling and two heads; AdamW, cosine schedule, "
             "L1 loss for age, label smoothing, flip test-time augmentation.",
             architecture="compact_trunk",
+            shared_trunk=True,
             learning_rate=2e-3,
             epochs=20,
             batch_size=64,

@@ -145,9 +145,16 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
     os.replace(temp_path, path)
 
 
-def train(config: TrainConfig, run_dir: Path | None = None, strategy: tf.distribute.Strategy | None = None, verbose: int = 2) -> dict:
+def train(
+    config: TrainConfig,
+    run_dir: Path | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int = 2,
+    callbacks: tuple[keras.callbacks.Callback, ...] = (),
+) -> dict:
     """Train `config` into `run_dir` (a new one under runs/ by default).
 
+    `callbacks` are added to Keras' own (benchmarks use this to time quality per epoch).
     Returns {"run_dir", "status", "test": {headline metrics}}.
     """
     run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config.task, config.preset)
@@ -156,7 +163,7 @@ def train(config: TrainConfig, run_dir: Path | None = None, strategy: tf.distrib
     runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "created_at": runs.now_iso()})
     runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
     try:
-        status, test = _train(config, run_dir, strategy, verbose)
+        status, test = _train(config, run_dir, strategy, verbose, callbacks)
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
         runs.write_status(run_dir, runs.FAILED, ended_at=runs.now_iso(), error=message)
@@ -165,7 +172,7 @@ def train(config: TrainConfig, run_dir: Path | None = None, strategy: tf.distrib
     return {"run_dir": str(run_dir), "status": status, "test": test}
 
 
-def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int) -> tuple[str, dict]:
+def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks) -> tuple[str, dict]:
     csv_path = Path(config.csv_path).resolve()
     faces, report = load_faces(csv_path)
     rows = sample_rows(len(faces), config.limit, config.seed)
@@ -199,7 +206,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int) -> tuple[
     watcher = StopWatcher(run_dir)
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
     history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher)
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[watcher, history, keeper], verbose=verbose)
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[watcher, history, keeper, *callbacks], verbose=verbose)
 
     status = runs.STOPPED if watcher.stopped else runs.COMPLETED
     if keeper.best_weights is None:

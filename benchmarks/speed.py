@@ -1,0 +1,142 @@
+"""Speed benchmark: how soon the default preset reaches the seed's final test quality, and inference speed.
+
+    python -m benchmarks.speed [--seed-runs GENDER_RUN AGE_RUN] [--epochs N] [--limit N]
+
+(a) Trains the `seed` preset (a gender and an age model; or reuses finished
+seed runs given with --seed-runs) and notes its training time and final test
+accuracy and MAE. Then trains the default preset, scoring the test split
+after every epoch (that scoring is not counted as training time), and reports
+when it first reached the seed's accuracy and the seed's MAE, and the ratio to
+the seed's own training time (target: at most 1/4).
+(b) Batch inference speed of the default preset's model in faces per second
+(target: at least 3,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import core.quiet  # noqa: F401  (must come before TensorFlow)
+from core import runs
+from core.config import PROJECT_ROOT, TrainConfig
+from core.data import load_faces, sample_rows
+from core.evaluation import predict_heads
+from core.presets import DEFAULT_PRESET, get_preset
+from core.splits import Split, make_split
+from core.training import train
+
+SHARED_CSV = PROJECT_ROOT.parent / "shared" / "data" / "age_gender.csv.gz"
+RUNS = PROJECT_ROOT / "artifacts" / "benchmark-runs"
+
+
+class TestQualityClock(keras.callbacks.Callback):
+    """After each epoch, scores the test split and notes the training seconds spent so far."""
+
+    def __init__(self, images: np.ndarray, gender: np.ndarray, age: np.ndarray, flip_test_time: bool):
+        super().__init__()
+        self.images, self.gender, self.age, self.flip = images, gender, age, flip_test_time
+        self.training_seconds = 0.0
+        self.points = []  # (training seconds, accuracy or None, mae or None) per epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.training_seconds += time.perf_counter() - self.epoch_started
+        predicted = predict_heads(self.model, self.images, flip_test_time=self.flip)
+        accuracy = float(((predicted["gender"] >= 0.5) == self.gender).mean()) if "gender" in predicted else None
+        mae = float(np.abs(predicted["age"] - self.age).mean()) if "age" in predicted else None
+        self.points.append((self.training_seconds, accuracy, mae))
+
+
+def run_seconds(run_dir: Path) -> float:
+    status = runs.read_json(run_dir / runs.STATUS_FILE)
+    started, ended = (datetime.datetime.fromisoformat(status[key]) for key in ("started_at", "ended_at"))
+    return (ended - started).total_seconds()
+
+
+def seed_baseline(args) -> dict:
+    """Training seconds and final test quality of the seed preset, per head."""
+    run_dirs = args.seed_runs or []
+    if not run_dirs:
+        for task in ("gender", "age"):
+            run_dir = RUNS / f"speed-seed-{task}"
+            train(TrainConfig(task=task, preset="seed", epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)), run_dir, verbose=0)
+            run_dirs.append(run_dir)
+    baseline = {}
+    for run_dir in map(Path, run_dirs):
+        test = runs.read_json(run_dir / runs.METRICS_FILE)["test"]
+        for head, key in (("gender", "accuracy"), ("age", "mae")):
+            if key in test:
+                baseline[head] = {"seconds": run_seconds(run_dir), key: test[key]}
+    return baseline
+
+
+def first_time(points, index: int, reached) -> float | None:
+    return next((point[0] for point in points if point[index] is not None and reached(point[index])), None)
+
+
+def inference_speed(model: keras.Model, images: np.ndarray, flip: bool, repeats: int = 3) -> float:
+    predict_heads(model, images[:1024], flip_test_time=flip)  # Warm-up: builds the predict function.
+    started = time.perf_counter()
+    for _ in range(repeats):
+        predict_heads(model, images, flip_test_time=flip)
+    return repeats * len(images) / (time.perf_counter() - started)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--csv", type=Path, default=SHARED_CSV)
+    parser.add_argument("--seed-runs", nargs=2, type=Path, metavar=("GENDER_RUN", "AGE_RUN"))
+    parser.add_argument("--epochs", type=int, default=None, help="default: each preset's own")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    baseline = seed_baseline(args)
+    seed_seconds = sum(head["seconds"] for head in baseline.values())
+    preset = get_preset(DEFAULT_PRESET)
+    task = "both" if preset.shared_trunk else "gender"
+    config = TrainConfig(task=task, preset=DEFAULT_PRESET, epochs=args.epochs, limit=args.limit, csv_path=str(args.csv))
+    faces, _ = load_faces(args.csv)
+    run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{task}"
+    # The split depends only on the rows, the labels and the seed, so it is known before training.
+    test_rows = make_split(sample_rows(len(faces), config.limit, config.seed), faces.gender, faces.age, config.seed).test
+    clock = TestQualityClock(faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], preset.flip_test_time)
+    train(config, run_dir, verbose=0, callbacks=(clock,))
+    if not np.array_equal(Split.load(run_dir / runs.SPLIT_FILE).test, test_rows):
+        raise RuntimeError("the run's test split differs from the one scored per epoch")
+
+    print(f"\n(a) time to the seed's final test quality ({args.csv.name}, this machine)\n")
+    print(f"seed preset: gender {baseline['gender']['accuracy']:.3f} in {baseline['gender']['seconds'] / 60:.1f} min, "
+          f"age MAE {baseline['age']['mae']:.2f} in {baseline['age']['seconds'] / 60:.1f} min; "
+          f"together {seed_seconds / 60:.1f} min")  # fmt: skip
+    for head, index, reached in (
+        ("gender", 1, lambda accuracy: accuracy >= baseline["gender"]["accuracy"]),
+        ("age", 2, lambda mae: mae <= baseline["age"]["mae"]),
+    ):
+        seconds = first_time(clock.points, index, reached)
+        if seconds is None:
+            print(f"{DEFAULT_PRESET}: never reached the seed's {head} quality")
+        else:
+            print(f"{DEFAULT_PRESET}: reached the seed's {head} quality after {seconds / 60:.1f} min of training "
+                  f"= {seconds / seed_seconds:.2f} of the seed's time (target <= 0.25)")  # fmt: skip
+    print("per epoch (training minutes, accuracy, MAE): " + ", ".join(
+        f"({s / 60:.1f}, {a if a is None else round(a, 3)}, {m if m is None else round(m, 2)})" for s, a, m in clock.points))  # fmt: skip
+
+    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    images = faces.as_float(np.arange(min(len(faces), 10_000)))
+    print("\n(b) batch inference (batches of 512, warm)\n")
+    print(f"{DEFAULT_PRESET}: {inference_speed(model, images, flip=False):,.0f} faces/s; "
+          f"with flip test-time augmentation {inference_speed(model, images, flip=True):,.0f} faces/s (target >= 3,000)")  # fmt: skip
+    print(json.dumps({"seed_seconds": seed_seconds, "points": clock.points}))
+
+
+if __name__ == "__main__":
+    main()
