@@ -1,0 +1,80 @@
+"""Decode an uploaded photo (bytes or a path) into an RGB uint8 array (H, W, 3).
+
+    rgb = load_rgb(Path("photo.jpg").read_bytes())   # or load_rgb("photo.jpg")
+
+Accepts JPEG, PNG and WebP. The EXIF orientation is applied, so a phone photo
+comes out the way it was taken. Transparent images (RGBA, LA, palette with
+transparency) are laid on white; palette, CMYK and grayscale images become
+RGB; 16-bit images are scaled to 8 bits (not clipped, as PIL's own
+conversion does). Images over `MAX_PIXELS` are refused from their header,
+before any pixel is decoded (decompression bombs), and so are files that are
+not images; both as `ValueError`s whose message says what was wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# 50 megapixels is more than any phone photo (a 200 MP sensor saves 50 MP by
+# default) and decodes to 150 MB of RGB, a bound the dashboard can afford.
+MAX_PIXELS = 50_000_000
+FORMATS = ("JPEG", "PNG", "WEBP")
+NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
+# Modes whose pixels are 16-bit integers; "I" is how some PNG readers hold 16-bit gray.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA", "P")
+WHITE = (255, 255, 255, 255)
+
+
+def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode `source` (the file's bytes, or its path) into (H, W, 3) uint8 RGB, upright.
+
+    Raises:
+        ValueError: the data is not a JPEG, PNG or WebP image, is damaged, or
+            has more than `max_pixels` pixels.
+        FileNotFoundError: `source` is a path that does not exist.
+    """
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    image = _open_checked(data, max_pixels)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"damaged {image.format} image: {error}") from error
+    return to_rgb(image)
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Open the image lazily (header only) and refuse it if it is too large."""
+    limit = f"the {max_pixels / 1e6:g}-megapixel limit"
+    try:
+        with warnings.catch_warnings():
+            # PIL warns from 89 MP on; we refuse those below anyway.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError as error:
+        empty = " (the file is empty)" if not data else ""
+        raise ValueError(f"{NOT_AN_IMAGE}{empty}") from error
+    except Image.DecompressionBombError as error:
+        # PIL refuses this size itself before telling us the dimensions.
+        raise ValueError(f"image is over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, over {limit}") from error
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ValueError(f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over {limit}")
+    return image
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded PIL image of any mode."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        # 65535 / 257 = 255: full scale maps to full scale.
+        gray = np.clip(np.rint(np.asarray(image, dtype=np.float32) / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode in TRANSPARENT_MODES:
+        image = Image.alpha_composite(Image.new("RGBA", image.size, WHITE), image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))

@@ -1,0 +1,143 @@
+"""core.predict: models of one or two real (tiny) runs, photo -> faces with age and gender, and the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.data import load_faces
+from core.evaluation import predict_heads
+from core.faces import NO_FACE_MESSAGE
+from core.predict import Predictor, main, predict_photo
+from core.runs import MODEL_FILE
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_both_run) -> Predictor:
+    return Predictor.from_runs([tiny_both_run])
+
+
+@pytest.fixture(scope="module")
+def chip_path(shared_faces):
+    return sorted(shared_faces.glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def plain_photo() -> bytes:
+    """A photo without a face: a wide grey gradient."""
+    sky = np.tile(np.linspace(60, 200, 400, dtype=np.uint8)[None, :, None], (200, 1, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(sky).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_predictions_match_the_models_own(predictor, tiny_both_run, shared_csv):
+    data, _ = load_faces(shared_csv)
+    crops = data.images[:16]
+    predicted = predictor.predict(crops)
+    assert predictor.heads == ("gender", "age")
+    model = keras.models.load_model(tiny_both_run / MODEL_FILE, compile=False)
+    expected = predict_heads(model, crops.astype(np.float32) / 255.0)
+    assert np.allclose(predicted["gender"], expected["gender"], atol=1e-5)  # P(female)
+    assert np.allclose(predicted["age"], expected["age"], atol=1e-3)
+
+
+def test_a_gender_run_and_an_age_run_work_together(tiny_gender_run, tiny_age_run, shared_csv):
+    pair = Predictor.from_runs([tiny_gender_run, tiny_age_run])
+    assert pair.heads == ("gender", "age")
+    assert pair.models["gender"] is not pair.models["age"]
+    data, _ = load_faces(shared_csv)
+    predicted = pair.predict(data.images[:5])
+    assert predicted["gender"].shape == predicted["age"].shape == (5,)
+    assert np.all((predicted["gender"] >= 0) & (predicted["gender"] <= 1)) and np.all(predicted["age"] >= 0)
+
+
+def test_runs_that_do_not_fit_together_are_refused(tiny_both_run, tiny_gender_run, tmp_path):
+    with pytest.raises(ValueError, match="both predict gender; give one run per head"):
+        Predictor.from_runs([tiny_both_run, tiny_gender_run])
+    with pytest.raises(ValueError, match="give one run with both heads, or a gender run and an age run; got 3 runs"):
+        Predictor.from_runs([tiny_both_run] * 3)
+    with pytest.raises(ValueError, match="is not a run directory"):
+        Predictor.from_runs([tmp_path])
+
+
+def test_a_photo_gives_its_face_with_box_age_and_gender(predictor, chip_path):
+    photo = predict_photo(predictor, chip_path.read_bytes())
+    assert (photo.width, photo.height) == (200, 200) and photo.message is None
+    [face] = photo.faces
+    assert face.crop.shape == (48, 48, 1) and face.detected is not None
+    x, y, width, height = face.box
+    assert 0 <= x < x + width <= 200 and 0 <= y < y + height <= 200 and width > 80
+    assert face.age > 0 and 0 <= face.female_probability <= 1
+    assert face.gender == ("female" if face.female_probability >= 0.5 else "male")
+    assert set(face.to_dict()) == {"box", "confidence", "age", "gender", "female_probability"}
+
+
+def test_no_face_is_reported_or_read_as_a_whole_image_chip(predictor, plain_photo):
+    reported = predict_photo(predictor, plain_photo)
+    assert reported.faces == [] and reported.message == NO_FACE_MESSAGE
+    whole = predict_photo(predictor, plain_photo, if_no_face="whole-image")
+    [face] = whole.faces
+    assert face.detected is None and face.box == (100, 0, 200, 200)  # The central square.
+    assert "whole image" in whole.message and face.age is not None
+    with pytest.raises(ValueError, match="if_no_face must be one of"):
+        predict_photo(predictor, plain_photo, if_no_face="guess")
+
+
+def test_the_cli_prints_each_face_with_age_and_gender(tiny_gender_run, tiny_age_run, chip_path, plain_photo, tmp_path):
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(plain_photo)
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello")
+    runs = [str(tiny_gender_run), str(tiny_age_run)]
+    command = [sys.executable, "-m", "core.predict", *runs, str(chip_path), str(plain), str(not_an_image)]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # One image could not be read.
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["runs"] == {"gender": str(tiny_gender_run), "age": str(tiny_age_run)}
+    photo, no_face, bad = result["images"]
+    [face] = photo["faces"]
+    assert face["age"] > 0 and face["gender"] in ("male", "female") and 0 <= face["female_probability"] <= 1
+    assert len(face["box"]) == 4
+    assert no_face["faces"] == [] and no_face["message"] == NO_FACE_MESSAGE
+    assert bad == {"image": str(not_an_image), "error": "not a JPEG, PNG or WebP image"}
+
+
+def test_the_cli_can_read_a_faceless_image_whole(tiny_both_run, plain_photo, tmp_path, capsys):
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(plain_photo)
+    assert main([str(tiny_both_run), str(plain), "--if-no-face", "whole-image"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    [face] = result["images"][0]["faces"]
+    assert face["box"] == [100, 0, 200, 200] and face["confidence"] is None and "age" in face and "gender" in face
+
+
+def test_the_cli_needs_runs_then_images(tiny_both_run, chip_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(chip_path)])
+    assert "expected one or two run directories" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tiny_both_run)])
+
+
+def test_predictor_averages_with_the_mirror_image_for_flip_presets():
+    from core.models import build_model
+
+    model = build_model("compact", "both", age_bias=30.0)
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    faces = crops.astype(np.float32) / 255
+    plain = model(faces, training=False)
+    mirrored = model(np.ascontiguousarray(faces[:, :, ::-1]), training=False)
+    predictor = Predictor({"gender": model, "age": model}, {}, flipped_heads=frozenset({"gender"}))
+    predicted = predictor.predict(crops)
+    expected_female = (np.asarray(plain["gender"])[:, 1] + np.asarray(mirrored["gender"])[:, 1]) / 2
+    np.testing.assert_allclose(predicted["gender"], expected_female, rtol=1e-5)
+    np.testing.assert_allclose(predicted["age"], np.asarray(plain["age"])[:, 0], rtol=1e-5)
