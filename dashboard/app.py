@@ -20,8 +20,7 @@ import streamlit as st
 import core.quiet  # noqa: F401  (before anything imports TensorFlow)
 from dashboard import widgets
 
-# Section -> pages as (script in app_pages/, title, icon). The photo-upload
-# ("predict.py", "Predict") and CAM ("explain.py", "Explain") pages go in "Try it".
+# Section -> pages as (script in app_pages/, title, icon).
 SECTIONS = {
     "Data and training": [
         ("data.py", "Data", ":material/database:"),
@@ -32,7 +31,10 @@ SECTIONS = {
         ("predictions.py", "Predictions", ":material/grid_view:"),
         ("errors.py", "Errors", ":material/troubleshoot:"),
     ],
-    "Try it": [],
+    "Try it": [
+        ("predict.py", "Predict", ":material/add_a_photo:"),
+        ("explain.py", "Explain", ":material/visibility:"),
+    ],
 }
 
 st.set_page_config(page_title="Age & gender CNN studio", page_icon=":material/face:", layout="wide")

@@ -2,24 +2,40 @@
 
     faces, report = load_data(path)          # FaceData + LoadReport, once per file version
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
+    predictor = load_predictor(run_dirs)     # the models of one or two runs (core.predict.Predictor)
+    maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
+    photo, picture = predict_upload(run_dirs, data, "report")  # an uploaded photo's faces, and the photo with boxes
 
 Caches are keyed by path *and* modification time (and size), so an edited
 CSV or a re-evaluated run is read again while an unchanged one costs nothing.
 `st.cache_resource` hands out the same object to every session instead of a
 pickled copy (`st.cache_data` would copy the 50 MB of faces on each call);
-callers must treat what they get as read-only.
+callers must treat what they get as read-only. Models are keyed by run
+folder and model.keras modification time, so a retrained model is loaded
+again. TensorFlow is imported only when a model is first needed, so pages
+that need none stay light.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import runs
 from core.data import FaceData, LoadReport, load_faces
+from dashboard import explaining
 from dashboard.tables import label_predictions
+
+if TYPE_CHECKING:
+    from core.cams import Explainer
+    from core.predict import PhotoPrediction, Predictor
+
+# (resolved run folder, model.keras mtime in ns) of each run the models come from.
+ModelKey = tuple[tuple[str, int], ...]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading and checking the face CSV…")
@@ -54,3 +70,98 @@ def load_predictions(run: runs.RunInfo) -> pd.DataFrame | None:
     except FileNotFoundError:
         return None
     return _predictions(str(path), modified_ns)
+
+
+def model_key(run_dirs: list[Path]) -> ModelKey:
+    """What identifies the models of these runs: each folder and its model's modification time.
+
+    Raises:
+        ValueError: a run has no model.keras.
+    """
+    key = []
+    for run_dir in map(Path, run_dirs):
+        try:
+            key.append((str(run_dir.resolve()), (run_dir / runs.MODEL_FILE).stat().st_mtime_ns))
+        except FileNotFoundError:
+            raise ValueError(f"run {run_dir.name} has no {runs.MODEL_FILE}") from None
+    return tuple(key)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the models…")
+def _predictor(key: ModelKey) -> Predictor:
+    from core.predict import Predictor
+
+    return Predictor.from_runs([run_dir for run_dir, _ in key])
+
+
+def load_predictor(run_dirs: list[Path]) -> Predictor:
+    """The models of one `both` run or of a gender run and an age run, loaded once.
+
+    Raises:
+        ValueError: the runs cannot serve together, or one has no model (the message says why).
+    """
+    return _predictor(model_key(run_dirs))
+
+
+@st.cache_resource(show_spinner="Loading the face detector…")
+def load_face_detector():
+    """MTCNN, built once (2-4 s); core.faces keeps it too, this only shows a spinner the first time."""
+    from core.faces import face_detector
+
+    return face_detector()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the CAMs…")
+def _explainer(key: ModelKey, head: str, _predictor: Predictor) -> Explainer:
+    """The CAM maker of one head of these models (tf-keras-vis objects), built once; `key` names the models."""
+    from core.cams import Explainer
+
+    return Explainer(_predictor.models[head], head)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _heatmaps(key: ModelKey, head: str, method: str, faces: np.ndarray) -> np.ndarray:
+    return _explainer(key, head, _predictor(key)).heatmaps(faces, method)
+
+
+def heatmaps(run_dirs: list[Path], head: str, method: str, faces: np.ndarray) -> np.ndarray:
+    """(n, 48, 48) CAMs in [0, 1] of (n, 48, 48, 1) uint8 faces; kept, so a rerun does not recompute them."""
+    return _heatmaps(model_key(run_dirs), head, method, faces)
+
+
+# A result holds each face's aligned colour chip at the photo's resolution
+# (a few MB for a big face in a phone photo), so fewer are kept, and not for long.
+@st.cache_resource(max_entries=32, ttl="1h", show_spinner=False)
+def _photo(key: ModelKey, data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:
+    from core.images import load_rgb
+    from core.predict import predict_photo
+    from dashboard.photos import annotated_photo
+
+    photo = predict_photo(_predictor(key), data, if_no_face=if_no_face)
+    return photo, annotated_photo(load_rgb(data), photo.faces)
+
+
+def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:
+    """An uploaded photo's faces with age and gender, and the photo with their boxes; once per file content.
+
+    Raises:
+        ValueError: the file is not a usable image (core.images says why).
+    """
+    return _photo(model_key(run_dirs), data, if_no_face)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Averaging maps over a sample of test faces…")
+def _group_averages(
+    key: ModelKey, head: str, method: str, data_hash: str, groups: tuple[tuple[str, tuple[int, ...]], ...], _images: np.ndarray
+) -> list[explaining.GroupAverage]:
+    explainer = _explainer(key, head, _predictor(key))
+    return explaining.group_averages(explainer, _images, {label: np.array(rows) for label, rows in groups}, method)
+
+
+def group_averages(
+    run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]
+) -> list[explaining.GroupAverage]:
+    """The mean face and mean map of each group of a run's test faces (explaining.group_averages), kept."""
+    frozen_groups = tuple((label, tuple(int(row_id) for row_id in rows)) for label, rows in groups.items())
+    data_hash = str(run.config.get("data_hash", run.config.get("csv_path", "")))
+    return _group_averages(model_key([run.run_dir]), head, method, data_hash, frozen_groups, faces.images)

@@ -1,8 +1,9 @@
 """Streamlit pieces several pages share: the chosen CSV and run, guards that explain what to do, face grids.
 
 Session state shared between pages lives under the keys below, and only here:
-the CSV chosen on the Data page (used by Train) and the run last looked at
-(used by Predictions and Errors).
+the CSV chosen on the Data page (used by Train), the run last looked at
+(used by Predictions, Errors and Explain) and the faces chosen on the
+Predictions and Errors pages for the Explain page.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from dashboard.selection import FaceFilter
 CSV_KEY = "chosen_csv"
 RUN_KEY = "chosen_run"
 UPLOAD_KEY = "stored_upload"
+CHOSEN_FACES_KEY = "chosen_faces"
+# The Explain page shows this many chosen faces at most, the latest first.
+MAX_CHOSEN_FACES = 12
 DATA_PAGE = "app_pages/data.py"
 TRAIN_PAGE = "app_pages/train.py"
+EXPLAIN_PAGE = "app_pages/explain.py"
 
 
 def percent(value: float | None) -> str:
@@ -61,6 +66,21 @@ def store_upload(upload) -> Path:
     st.session_state[UPLOAD_KEY] = {"file_id": upload.file_id, "path": str(path)}
     choose_csv(path)
     return path
+
+
+def chosen_faces() -> list[int]:
+    """Row ids of the faces chosen for the Explain page, latest first."""
+    return list(st.session_state.get(CHOSEN_FACES_KEY, []))
+
+
+def choose_faces(row_ids: list[int]) -> None:
+    """Put these faces first among the chosen ones (each once, at most MAX_CHOSEN_FACES kept)."""
+    latest = [int(row_id) for row_id in row_ids] + chosen_faces()
+    st.session_state[CHOSEN_FACES_KEY] = list(dict.fromkeys(latest))[:MAX_CHOSEN_FACES]
+
+
+def forget_chosen_faces() -> None:
+    st.session_state[CHOSEN_FACES_KEY] = []
 
 
 def explain_missing_data(path: Path) -> None:

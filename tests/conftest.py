@@ -74,3 +74,10 @@ def tiny_gender_run(tmp_path_factory, shared_csv) -> Path:
 @pytest.fixture(scope="session")
 def tiny_age_run(tmp_path_factory, shared_csv) -> Path:
     return _tiny_run(tmp_path_factory, shared_csv, "age")
+
+
+@pytest.fixture
+def no_runs(tmp_path, monkeypatch, shared_csv):
+    """An empty runs folder and the shared CSV as the default data, for pages with nothing trained yet."""
+    monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "empty-runs"))
+    monkeypatch.setenv("AGEGENDER_CSV", str(shared_csv))

@@ -54,12 +54,6 @@ def runs_dir(tmp_path, monkeypatch, tiny_both_run, tiny_gender_run):
     return folder
 
 
-@pytest.fixture
-def no_runs(tmp_path, monkeypatch, shared_csv):
-    monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "empty-runs"))
-    monkeypatch.setenv("AGEGENDER_CSV", str(shared_csv))
-
-
 def read_metrics(run_dir) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())["test"]
 

@@ -61,6 +61,9 @@ else:
             faces.images[first["row_id"].to_numpy()], [tables.prediction_caption(row) for row in first.itertuples()]
         )
     st.dataframe(tables.display_columns(first), hide_index=True)
+    if st.button("Explain these faces", icon=":material/visibility:", key="errors-explain"):
+        widgets.choose_faces(first["row_id"].tolist())
+        st.switch_page(widgets.EXPLAIN_PAGE)
 
 if has_age:
     st.subheader("Age error by age bucket")

@@ -17,6 +17,9 @@ def face_details(image, row) -> None:
     details = tables.face_details_table(row)
     # Tall enough for every field without a scroll bar: 35 px a row plus the header.
     table_column.dataframe(details, hide_index=True, height=35 * (len(details) + 1) + 3)
+    if table_column.button("Explain this face", icon=":material/visibility:", key="predictions-explain"):
+        widgets.choose_faces([int(row["row_id"])])
+        st.switch_page(widgets.EXPLAIN_PAGE)
 
 
 st.title("Predictions")

@@ -1,0 +1,40 @@
+"""Which runs can answer the Predict page, and which it proposes first; Streamlit-free.
+
+    usable = runs_by_task(core.runs.list_runs())   # {"both": [...], "gender": [...], "age": [...]}, newest first
+    first = default_runs(usable)                   # [a both run] or [a gender run, an age run] (or one of them)
+
+A run is usable once it has finished (completed, or stopped with its best
+model kept) and has its model.keras.
+"""
+
+from __future__ import annotations
+
+from core import runs
+
+TASKS = ("both", "gender", "age")
+FINISHED = (runs.COMPLETED, runs.STOPPED)
+
+
+def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:
+    """The finished runs with a model, by task, in the order given (list_runs gives newest first)."""
+    usable = {task: [] for task in TASKS}
+    for run in run_list:
+        task = run.config.get("task")
+        if task in usable and run.state in FINISHED and run.has_model:
+            usable[task].append(run)
+    return usable
+
+
+def default_runs(usable: dict[str, list[runs.RunInfo]]) -> list[runs.RunInfo]:
+    """The newest `both` run, or the newest gender run with the newest age run, whichever is newer.
+
+    A pair counts as new as its older member. With no `both` run and only one
+    of gender or age, that single run is proposed; with nothing usable, [].
+    """
+    newest_both = usable["both"][0] if usable["both"] else None
+    pair = [usable[task][0] for task in ("gender", "age") if usable[task]]
+    if newest_both is None:
+        return pair
+    if len(pair) == 2 and min(run.run_id for run in pair) > newest_both.run_id:
+        return pair
+    return [newest_both]
