@@ -24,7 +24,7 @@ import tensorflow as tf
 from core import runs
 from core.augment import make_dataset
 from core.config import TrainConfig
-from core.data import FaceData, file_hash, load_faces, sample_rows
+from core.data import FaceData, load_faces, sample_rows
 from core.evaluation import predict_heads, predictions_frame, summarize
 from core.models import HEADS_BY_TASK, build_model, compile_model
 from core.presets import get_preset

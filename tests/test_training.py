@@ -1,7 +1,6 @@
 """Training on the real CSV: a model that learns, every run file, stopping from outside, failures."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

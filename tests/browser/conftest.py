@@ -1,9 +1,12 @@
 """A real Streamlit server and a real headless Chromium, for end-to-end tests.
 
+    python3 -m pytest tests/browser          # about 2-3 minutes on 2 cores
+
 The server runs `streamlit run dashboard/app.py` on a free localhost port with
-a temporary runs folder holding one tiny finished run, and the shared CSV.
-Every test's page is screenshotted into artifacts/screenshots/ (git-ignored),
-pass or fail, so a failure can be looked at.
+a temporary runs folder holding one tiny finished run, and the shared CSV; all
+browser tests share it. Every test's page is screenshotted whole into
+artifacts/screenshots/ (git-ignored), pass or fail, so a failure can be looked
+at. Under CI=true a missing Chromium or Playwright fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ from pathlib import Path
 
 import pytest
 
+from core import runs
 from tests.conftest import REPO_ROOT
+from tests.processes import stop_process_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 # Flags that keep Chromium from reaching for the network this machine does not have.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1400, "height": 1000}
+# The finished run every browser test can rely on (trained on 600 rows for one epoch).
+FIXTURE_RUN = "20260101-000000-both-seed-tiny"
 
 
 def _free_port() -> int:
@@ -34,11 +42,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for_health(url: str, process: subprocess.Popen, timeout: float) -> None:
+def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
+            raise RuntimeError(f"streamlit exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.read().decode().strip() == "ok":
@@ -49,15 +57,33 @@ def _wait_for_health(url: str, process: subprocess.Popen, timeout: float) -> Non
     raise TimeoutError(f"streamlit did not answer {url}/_stcore/health within {timeout} s")
 
 
+def stop_all_trainings(runs_dir: Path) -> None:
+    """End every training still running under `runs_dir`, by the pid in its status.json.
+
+    Only runs marked running: the fixture run was trained inside this pytest
+    process and records its pid.
+    """
+    for run in runs.list_runs(runs_dir):
+        if run.state == runs.RUNNING:
+            stop_process_of(run.run_dir)
+
+
 @pytest.fixture(scope="session")
 def browser_runs_dir(tmp_path_factory, tiny_both_run) -> Path:
     """A runs folder for the server, starting with one finished tiny run."""
     runs_dir = tmp_path_factory.mktemp("browser-runs")
-    shutil.copytree(tiny_both_run, runs_dir / "20260101-000000-both-seed-tiny")
+    shutil.copytree(tiny_both_run, runs_dir / FIXTURE_RUN)
     return runs_dir
 
 
 @pytest.fixture(scope="session")
+def fixture_run(browser_runs_dir) -> Path:
+    """The folder of the tiny `both` run the server starts with (tests must not change it)."""
+    return browser_runs_dir / FIXTURE_RUN
+
+
+# Package scope: the server and browser go away once the browser tests are done, not at the end of the whole suite.
+@pytest.fixture(scope="package")
 def server(tmp_path_factory, browser_runs_dir, shared_csv) -> str:
     """Base URL of a running dashboard."""
     port = _free_port()
@@ -70,7 +96,7 @@ def server(tmp_path_factory, browser_runs_dir, shared_csv) -> str:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_health(url, process, timeout=90)
+        _wait_for_health(url, process, log_path, timeout=90)
         yield url
     finally:
         process.terminate()
@@ -78,9 +104,11 @@ def server(tmp_path_factory, browser_runs_dir, shared_csv) -> str:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        # Trainings run in their own process groups and outlive the server; none may outlive the tests.
+        stop_all_trainings(browser_runs_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
@@ -96,13 +124,31 @@ def browser():
 
 @pytest.fixture
 def page(browser, server, request):
-    """A fresh browser page at 1400x1000; screenshotted when the test ends."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """A fresh browser tab (a new Streamlit session) on the server; `page.goto("/train")` opens a page.
+
+    Screenshotted whole when the test ends, pass or fail.
+    """
+    # Imported here: the module skips (or fails under CI) without Playwright, which a conftest must not.
+    from tests.browser.ui import WAIT_MS, screenshot
+
+    context = browser.new_context(viewport=VIEWPORT, base_url=server)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(WAIT_MS)
     yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        screenshot(page, SCREENSHOTS / f"{request.node.name}.png")
     finally:
         context.close()
+
+
+@pytest.fixture
+def shots() -> Path:
+    """Where a test puts screenshots of its own (one per page it checks)."""
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def no_training_left(browser_runs_dir):
+    """Ends, after the test, any training the test started and left running."""
+    yield browser_runs_dir
+    stop_all_trainings(browser_runs_dir)
