@@ -142,12 +142,8 @@ class FaceData:
 
 
 def hash_bytes(raw: bytes) -> str:
+    """Content hash of a file's bytes, as stored in run configs and cache names."""
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    """Content hash of a file, as stored in run configs and cache names."""
-    return hash_bytes(Path(path).read_bytes())
 
 
 def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceData, LoadReport]:
