@@ -22,20 +22,10 @@ from core.presets import get_preset
 from core.splits import Split
 
 
-def load_run_model(run_dir: Path):
-    """The saved best model of a run, or a ValueError saying why there is none."""
-    import keras
-
-    model_path = Path(run_dir) / runs.MODEL_FILE
-    if not model_path.is_file():
-        raise ValueError(f"{run_dir} has no {runs.MODEL_FILE}: the run ended before its first validation")
-    return keras.saving.load_model(model_path)
-
-
 def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
     """Metrics of a run's model on its test split, or on all rows of `csv_path`."""
     run = runs.load_run(run_dir)
-    model = load_run_model(run.run_dir)
+    model = run.load_model()
     if csv_path is None:
         faces, report = load_faces(run.config["csv_path"])
         if report.file_hash != run.config["data_hash"]:

@@ -53,8 +53,6 @@ class Predictor:
 
     @classmethod
     def from_runs(cls, run_dirs: list[str | Path]) -> "Predictor":
-        import keras
-
         from core.models import model_heads
 
         if not 1 <= len(run_dirs) <= 2:
@@ -62,9 +60,7 @@ class Predictor:
         models, sources, flipped = {}, {}, set()
         for run_dir in map(Path, run_dirs):
             run = runs.load_run(run_dir)  # Refuses folders that are not runs.
-            if not run.has_model:
-                raise ValueError(f"run {run.run_id} has no {runs.MODEL_FILE} yet (state: {run.state})")
-            model = keras.models.load_model(run.run_dir / runs.MODEL_FILE, compile=False)
+            model = run.load_model()
             flip = get_preset(run.config.get("preset", "seed")).flip_test_time
             for head in model_heads(model):
                 if head in models:

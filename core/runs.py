@@ -9,7 +9,7 @@
         metrics.json     final test metrics and breakdowns
         predictions.csv  one row per test face
 
-This module imports no TensorFlow, so the dashboard can list runs cheaply.
+This module imports no TensorFlow at import time, so the dashboard can list runs cheaply.
 """
 
 from __future__ import annotations
@@ -143,6 +143,16 @@ class RunInfo:
     def has_model(self) -> bool:
         return (self.run_dir / MODEL_FILE).is_file()
 
+    def load_model(self):
+        """The run's saved best model (Keras is imported only here), or a ValueError saying why there is none."""
+        if not self.has_model:
+            raise ValueError(
+                f"run {self.run_id} has no {MODEL_FILE} yet (state: {self.state}); one is saved after its first whole epoch"
+            )
+        import keras
+
+        return keras.saving.load_model(self.run_dir / MODEL_FILE, compile=False)
+
     def predictions(self) -> pd.DataFrame | None:
         path = self.run_dir / PREDICTIONS_FILE
         return pd.read_csv(path) if path.is_file() else None
@@ -168,8 +178,11 @@ def list_runs(parent: Path | None = None) -> list[RunInfo]:
         return []
     runs = []
     for child in sorted(parent.iterdir(), reverse=True):
-        if child.is_dir() and read_json(child / CONFIG_FILE) is not None:
-            runs.append(load_run(child))
+        if child.is_dir():
+            try:
+                runs.append(load_run(child))
+            except ValueError:
+                continue  # No readable config.json: not a run (or not one yet).
     return runs
 
 

@@ -83,9 +83,9 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
         if running is not None:
             raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
         run_dir = runs.new_run_dir(config.task, config.preset, parent)
-        # The trainer writes the full config.json and status.json only once its
-        # data is loaded, seconds from now; until then these make the run visible
-        # (and count as "the active run") to every session.
+        # The trainer writes its own config.json and status.json only once
+        # TensorFlow has loaded, seconds from now; until then these make the run
+        # visible (and count as "the active run") to every session.
         runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "launched_from": "dashboard"})
         with open(run_dir / LOG_FILE, "wb") as log:
             process = subprocess.Popen(
