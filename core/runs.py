@@ -71,6 +71,16 @@ def new_run_dir(task: str, preset: str, parent: Path | None = None) -> Path:
     return run_dir
 
 
+def clear_results(run_dir: Path) -> None:
+    """Delete what an earlier run left in `run_dir`, so that a new run there starts clean.
+
+    Without this a reused directory (`--run-dir`, the benchmarks' fixed paths)
+    would append to the old history and show the old metrics until the new run ends.
+    """
+    for name in (HISTORY_FILE, SPLIT_FILE, MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
 def write_status(run_dir: Path, state: str, **fields) -> dict:
     """Merge `fields` into status.json and set its state."""
     status = read_json(run_dir / STATUS_FILE) or {}

@@ -159,6 +159,7 @@ def train(
     """
     run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config.task, config.preset)
     run_dir.mkdir(parents=True, exist_ok=True)
+    runs.clear_results(run_dir)
     # Written before the data loads, so the run is visible (and "the active run") at once.
     runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "created_at": runs.now_iso()})
     runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)

@@ -13,6 +13,7 @@ import pytest
 
 from core import runs
 from core.config import TrainConfig
+from core.presets import DEFAULT_PRESET, get_preset
 from core.training import canonical_logs, train
 from tests.conftest import REPO_ROOT
 
@@ -20,16 +21,21 @@ RUN_FILES = ("config.json", "split.npz", "history.jsonl", "status.json", "model.
 
 
 def test_gender_model_trained_on_real_faces_beats_chance_and_leaves_every_run_file(shared_csv, tmp_path):
-    config = TrainConfig(task="gender", epochs=2, limit=4000, csv_path=str(shared_csv))
-    result = train(config, run_dir=tmp_path / "run", verbose=0)
     run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    # What an earlier run in the same directory left must not mix with the new run.
+    (run_dir / "history.jsonl").write_text(json.dumps({"kind": "epoch", "epoch": 7}) + "\n")
+    (run_dir / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.0}}))
+    config = TrainConfig(task="gender", epochs=2, limit=4000, csv_path=str(shared_csv))
+    result = train(config, run_dir=run_dir, verbose=0)
     assert result["status"] == "completed"
     assert result["test"]["accuracy"] > 0.65, "clearly above the 0.5 of chance"
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
 
     saved = json.loads((run_dir / "config.json").read_text())
-    assert saved["task"] == "gender" and saved["learning_rate"] == 1e-4 and len(saved["data_hash"]) == 32
+    assert saved["task"] == "gender" and saved["preset"] == DEFAULT_PRESET and len(saved["data_hash"]) == 32
+    assert saved["learning_rate"] == get_preset(DEFAULT_PRESET).learning_rate
     assert saved["split_sizes"] == {"train": 2880, "val": 320, "test": 800}
     history = runs.read_history(run_dir)
     assert [record["epoch"] for record in history if record["kind"] == "epoch"] == [1, 2]
