@@ -15,7 +15,15 @@ from dashboard import launcher
 
 def test_the_command_line_is_the_cli_with_every_setting(tmp_path):
     config = TrainConfig(
-        task="both", epochs=7, batch_size=16, learning_rate=3e-4, seed=5, limit=900, patience=2, csv_path="/data/faces.csv.gz"
+        task="both",
+        preset="seed",
+        epochs=7,
+        batch_size=16,
+        learning_rate=3e-4,
+        seed=5,
+        limit=900,
+        patience=2,
+        csv_path="/data/faces.csv.gz",
     )
     command = launcher.train_command(config, tmp_path / "run")
     assert command[:3] == [sys.executable, "-m", "core.train"]

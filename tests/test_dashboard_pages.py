@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from core.evaluation import age_bucket
-from core.presets import get_preset
+from core.presets import DEFAULT_PRESET, get_preset
 from tests.conftest import SHARED_CSV
 from tests.dashboard_apptest import button, images_shown, metric_values, open_page, runs_folder, texts
 
@@ -145,16 +145,15 @@ def test_data_page_shows_an_unreadable_csv_as_a_message(tmp_path, no_runs):
 def test_train_page_offers_the_settings_and_says_what_to_do(no_runs):
     app = open_page("train")
     assert app.selectbox(key="train-task").options == ["gender", "age", "both"]
-    assert "seed" in app.selectbox(key="train-preset").options
-    assert app.number_input(key="train-epochs").value == 30
+    assert app.selectbox(key="train-preset").value == DEFAULT_PRESET
+    assert app.number_input(key="train-epochs").value == get_preset(DEFAULT_PRESET).epochs
     assert not button(app, "Start training").disabled
     assert any("Start a training above" in message for message in texts(app, "info"))
 
-    app.selectbox(key="train-preset").set_value("compact").run()
-    compact = get_preset("compact")
-    assert app.number_input(key="train-epochs").value == compact.epochs
-    assert app.number_input(key="train-learning-rate").value == compact.learning_rate
-    assert app.number_input(key="train-batch-size").value == compact.batch_size
+    app.selectbox(key="train-preset").set_value("seed").run()
+    assert app.number_input(key="train-epochs").value == 30
+    assert app.number_input(key="train-learning-rate").value == 1e-4
+    assert app.number_input(key="train-batch-size").value == 32
 
 
 def test_train_page_shows_bad_settings_as_a_message_and_starts_nothing(no_runs, tmp_path):

@@ -16,7 +16,8 @@ from core.data import load_faces
 from core.evaluation import predict_heads
 from core.faces import NO_FACE_MESSAGE
 from core.predict import Predictor, main, predict_photo
-from core.runs import MODEL_FILE
+from core.presets import get_preset
+from core.runs import MODEL_FILE, load_run
 from tests.conftest import REPO_ROOT
 
 
@@ -45,7 +46,8 @@ def test_predictions_match_the_models_own(predictor, tiny_both_run, shared_csv):
     predicted = predictor.predict(crops)
     assert predictor.heads == ("gender", "age")
     model = keras.models.load_model(tiny_both_run / MODEL_FILE, compile=False)
-    expected = predict_heads(model, crops.astype(np.float32) / 255.0)
+    flip = get_preset(load_run(tiny_both_run).config["preset"]).flip_test_time
+    expected = predict_heads(model, crops.astype(np.float32) / 255.0, flip_test_time=flip)
     assert np.allclose(predicted["gender"], expected["gender"], atol=1e-5)  # P(female)
     assert np.allclose(predicted["age"], expected["age"], atol=1e-3)
 
