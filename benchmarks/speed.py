@@ -63,7 +63,7 @@ def run_seconds(run_dir: Path) -> float:
 
 
 def seed_baseline(args) -> dict:
-    """Training seconds and final test quality of the seed preset, per head."""
+    """Training seconds and final test quality of the seed preset per head, and the seed and test rows of its split."""
     run_dirs = args.seed_runs or []
     if not run_dirs:
         for task in ("gender", "age"):
@@ -76,6 +76,11 @@ def seed_baseline(args) -> dict:
         for head, key in (("gender", "accuracy"), ("age", "mae")):
             if key in test:
                 baseline[head] = {"seconds": run_seconds(run_dir), key: test[key]}
+    seeds = {runs.read_json(Path(run_dir) / runs.CONFIG_FILE)["seed"] for run_dir in run_dirs}
+    if len(seeds) != 1:
+        raise SystemExit(f"the seed runs were split with different seeds {sorted(seeds)}; give two runs with one seed")
+    baseline["split_seed"] = seeds.pop()
+    baseline["test_rows"] = Split.load(Path(run_dirs[0]) / runs.SPLIT_FILE).test
     return baseline
 
 
@@ -100,14 +105,19 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     baseline = seed_baseline(args)
-    seed_seconds = sum(head["seconds"] for head in baseline.values())
+    seed_seconds = baseline["gender"]["seconds"] + baseline["age"]["seconds"]
     preset = get_preset(DEFAULT_PRESET)
     task = "both" if preset.shared_trunk else "gender"
-    config = TrainConfig(task=task, preset=DEFAULT_PRESET, epochs=args.epochs, limit=args.limit, csv_path=str(args.csv))
+    # The seed runs' own seed, so that both are scored on the same test faces.
+    config = TrainConfig(
+        task=task, preset=DEFAULT_PRESET, seed=baseline["split_seed"], epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)
+    )
     faces, _ = load_faces(args.csv)
     run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{task}"
     # The split depends only on the rows, the labels and the seed, so it is known before training.
     test_rows = make_split(sample_rows(len(faces), config.limit, config.seed), faces.gender, faces.age, config.seed).test
+    if not np.array_equal(test_rows, baseline["test_rows"]):
+        raise SystemExit("the seed runs were tested on other faces (another --limit or CSV?); use the same for both")
     clock = TestQualityClock(faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], preset.flip_test_time)
     train(config, run_dir, verbose=0, callbacks=(clock,))
     if not np.array_equal(Split.load(run_dir / runs.SPLIT_FILE).test, test_rows):
