@@ -29,14 +29,25 @@ def predict_heads(model, images: np.ndarray, flip_test_time: bool = False, batch
     With `flip_test_time` each prediction is the mean of the face's and its mirror image's.
     """
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
+    mirrored = None
     if flip_test_time:
         mirrored = model.predict(np.ascontiguousarray(images[:, :, ::-1]), batch_size=batch_size, verbose=0)
-        outputs = {head: (np.asarray(outputs[head]) + np.asarray(mirrored[head])) / 2 for head in outputs}
+    return head_values(outputs, mirrored)
+
+
+def head_values(outputs: dict, mirrored: dict | None = None) -> dict[str, np.ndarray]:
+    """`gender` P(female) and/or `age` in years, (n,) each, from a model's raw outputs.
+
+    `mirrored`, the outputs for the mirrored faces, is averaged in when given.
+    """
+    columns = {"gender": 1, "age": 0}  # gender: (P(male), P(female)); age: (years,)
     result = {}
-    if "gender" in outputs:
-        result["gender"] = np.asarray(outputs["gender"])[:, 1]
-    if "age" in outputs:
-        result["age"] = np.asarray(outputs["age"])[:, 0]
+    for head, column in columns.items():
+        if head in outputs:
+            values = np.asarray(outputs[head])[:, column]
+            if mirrored is not None:
+                values = (values + np.asarray(mirrored[head])[:, column]) / 2
+            result[head] = values
     return result
 
 

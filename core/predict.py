@@ -30,6 +30,7 @@ import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
+from core.evaluation import head_values
 from core.faces import NO_FACE_MESSAGE, Face, as_model_input, detect_faces, whole_image_crop
 from core.images import load_rgb
 from core.presets import get_preset
@@ -76,18 +77,15 @@ class Predictor:
     def predict(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """`gender` P(female) and/or `age` in years, (n,) float each, for (n, 48, 48, 1) uint8 crops."""
         faces = as_model_input(crops)
-        mirrored = np.ascontiguousarray(faces[:, :, ::-1])
         predicted = {}
         for model_id, graph in self._graphs.items():
-            outputs = graph(faces, training=False)
             heads = [head for head in self.heads if id(self.models[head]) == model_id]
-            mirrored_outputs = graph(mirrored, training=False) if self.flipped_heads & set(heads) else None
+            outputs = graph(faces, training=False)
+            plain = head_values(outputs)
+            if self.flipped_heads & set(heads):
+                averaged = head_values(outputs, graph(np.ascontiguousarray(faces[:, :, ::-1]), training=False))
             for head in heads:
-                column = 1 if head == "gender" else 0  # gender: (P(male), P(female)); age: (years,)
-                values = np.asarray(outputs[head], dtype=np.float64)[:, column]
-                if head in self.flipped_heads:
-                    values = (values + np.asarray(mirrored_outputs[head], dtype=np.float64)[:, column]) / 2
-                predicted[head] = values
+                predicted[head] = averaged[head] if head in self.flipped_heads else plain[head]
         return predicted
 
 
