@@ -4,6 +4,7 @@
     predictor.predict(crops)                             # {"gender": (n,) P(female), "age": (n,) years}
     photo = predict_photo(predictor, image_bytes)        # PhotoPrediction: faces with box, crop, age, gender
     photo = predict_photo(predictor, image_bytes, if_no_face="whole-image")
+    photo = predict_rgb(predictor, rgb)                  # the same for a photo already decoded (core.images.load_rgb)
 
 Command line (the last line printed is one JSON object):
 
@@ -134,9 +135,13 @@ def predict_photo(predictor: Predictor, source: bytes | str | Path, if_no_face: 
     Raises:
         ValueError: the file is not a usable image (see core.images.load_rgb).
     """
+    return predict_rgb(predictor, load_rgb(source), if_no_face)
+
+
+def predict_rgb(predictor: Predictor, rgb: np.ndarray, if_no_face: str = "report") -> PhotoPrediction:
+    """`predict_photo` for a photo already decoded (core.images.load_rgb), for callers that also draw on it."""
     if if_no_face not in NO_FACE_CHOICES:
         raise ValueError(f"if_no_face must be one of {NO_FACE_CHOICES}, got {if_no_face!r}")
-    rgb = load_rgb(source)
     height, width = rgb.shape[:2]
     faces = detect_faces(rgb)
     message = None

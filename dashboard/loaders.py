@@ -134,11 +134,12 @@ def heatmaps(run_dirs: list[Path], head: str, method: str, faces: np.ndarray) ->
 @st.cache_resource(max_entries=32, ttl="1h", show_spinner=False)
 def _photo(key: ModelKey, data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:
     from core.images import load_rgb
-    from core.predict import predict_photo
+    from core.predict import predict_rgb
     from dashboard.photos import annotated_photo
 
-    photo = predict_photo(_predictor(key), data, if_no_face=if_no_face)
-    return photo, annotated_photo(load_rgb(data), photo.faces)
+    rgb = load_rgb(data)  # Decoded once, for the prediction and the drawing.
+    photo = predict_rgb(_predictor(key), rgb, if_no_face=if_no_face)
+    return photo, annotated_photo(rgb, photo.faces)
 
 
 def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:

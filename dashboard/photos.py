@@ -1,7 +1,8 @@
 """What the Predict page shows of a predicted photo: the photo with boxes and labels, and a table of faces; Streamlit-free.
 
-    photo = core.predict.predict_photo(predictor, data)
-    picture = annotated_photo(core.images.load_rgb(data), photo.faces)   # (h, w, 3) uint8, at most 1024 px a side
+    rgb = core.images.load_rgb(data)
+    photo = core.predict.predict_rgb(predictor, rgb)
+    picture = annotated_photo(rgb, photo.faces)                          # (h, w, 3) uint8, at most 1024 px a side
     table = faces_table([("party.jpg", photo), ("me.png", other)])       # one row per face, ready for a CSV
 
 Faces are numbered from 1 in the order `core.predict` gives them (left to
