@@ -24,13 +24,12 @@ import numpy as np
 from PIL import Image
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
-from core.config import PROJECT_ROOT
+from benchmarks.paths import SHARED_CSV, SHARED_FACES
 from core.data import IMAGE_SIDE, load_faces
 from core.faces import CHIP_LANDMARKS, align_chip, chip_to_crop, detect_faces, whole_image_crop
 from core.images import load_rgb
 from core.utkface import chip_files, csv_row
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # The pasted test: each chip at 300x300 in the middle of a 900x700 grey photo.
 PASTE_SIDE, CANVAS_SIZE, CANVAS_GREY = 300, (900, 700), (128, 128, 128)
 
@@ -60,8 +59,8 @@ def pasted(rgb: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--faces", type=Path, default=SHARED_DATA / "faces")
-    parser.add_argument("--csv", type=Path, default=SHARED_DATA / "age_gender.csv.gz")
+    parser.add_argument("--faces", type=Path, default=SHARED_FACES)
+    parser.add_argument("--csv", type=Path, default=SHARED_CSV)
     args = parser.parse_args(argv)
 
     data, _ = load_faces(args.csv)

@@ -18,10 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.config import PROJECT_ROOT
+from benchmarks.paths import SHARED_CSV
 from core.data import load_faces
-
-DEFAULT_CSV = PROJECT_ROOT.parent / "shared" / "data" / "age_gender.csv.gz"
 
 
 def naive_load(path: Path) -> np.ndarray:
@@ -39,7 +37,7 @@ def timed(function, *args) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--csv", type=Path, default=SHARED_CSV)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 

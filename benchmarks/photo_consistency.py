@@ -21,20 +21,19 @@ from pathlib import Path
 import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
-from core.config import PROJECT_ROOT
+from benchmarks.paths import SHARED_CSV, SHARED_FACES
 from core.data import load_faces
 from core.predict import Predictor, predict_photo
 from core.utkface import chip_files, csv_row
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SURE_MARGIN = 0.1
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="a `both` run, or a gender run and an age run")
-    parser.add_argument("--faces", type=Path, default=SHARED_DATA / "faces")
-    parser.add_argument("--csv", type=Path, default=SHARED_DATA / "age_gender.csv.gz")
+    parser.add_argument("--faces", type=Path, default=SHARED_FACES)
+    parser.add_argument("--csv", type=Path, default=SHARED_CSV)
     args = parser.parse_args(argv)
 
     predictor = Predictor.from_runs(args.run_dirs)

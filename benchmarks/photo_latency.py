@@ -20,14 +20,13 @@ import numpy as np
 from PIL import Image
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
+from benchmarks.paths import SHARED_FACES
 from core.cams import METHODS, Explainer
-from core.config import PROJECT_ROOT
 from core.faces import detect_faces
 from core.images import load_rgb
 from core.predict import Predictor, predict_photo
 from core.utkface import chip_files
 
-SHARED_FACES = PROJECT_ROOT.parent / "shared" / "data" / "faces"
 CANVAS_SIZE, FACE_SIDE, FACE_AT = (1224, 816), 400, (500, 150)
 
 

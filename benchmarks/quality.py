@@ -20,12 +20,10 @@ from pathlib import Path
 import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
-from core.config import PROJECT_ROOT, TrainConfig
+from benchmarks.paths import RUNS, SHARED_CSV
+from core.config import TrainConfig
 from core.evaluation import AGE_BUCKET_LABELS
 from core.presets import DEFAULT_PRESET, PRESETS, get_preset
-
-SHARED_CSV = PROJECT_ROOT.parent / "shared" / "data" / "age_gender.csv.gz"
-RUNS = PROJECT_ROOT / "artifacts" / "benchmark-runs"
 
 
 def train_preset(preset: str, seed: int, args) -> dict:

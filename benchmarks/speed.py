@@ -24,16 +24,14 @@ import keras
 import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
+from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
-from core.config import PROJECT_ROOT, TrainConfig
+from core.config import TrainConfig
 from core.data import load_faces, sample_rows
 from core.evaluation import predict_heads
 from core.presets import DEFAULT_PRESET, get_preset
 from core.splits import Split, make_split
 from core.training import train
-
-SHARED_CSV = PROJECT_ROOT.parent / "shared" / "data" / "age_gender.csv.gz"
-RUNS = PROJECT_ROOT / "artifacts" / "benchmark-runs"
 
 
 class TestQualityClock(keras.callbacks.Callback):
