@@ -1,6 +1,7 @@
 """Speed benchmark: how soon the default preset reaches the seed's final test quality, and inference speed.
 
     python -m benchmarks.speed [--seed-runs GENDER_RUN AGE_RUN] [--epochs N] [--limit N]
+    python -m benchmarks.speed --inference-only RUN_DIR
 
 (a) Trains the `seed` preset (a gender and an age model; or reuses finished
 seed runs given with --seed-runs) and notes its training time and final test
@@ -9,7 +10,8 @@ after every epoch (that scoring is not counted as training time), and reports
 when it first reached the seed's accuracy and the seed's MAE, and the ratio to
 the seed's own training time (target: at most 1/4).
 (b) Batch inference speed of the default preset's model in faces per second
-(target: at least 3,000).
+(target: at least 3,000): its int8 copy run by OpenVINO, the way training and
+`core.evaluate` score faces, against the Keras model (the naive way).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import numpy as np
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
+from core.batch_inference import BatchPredictor
 from core.config import TrainConfig
-from core.data import load_faces, sample_rows
+from core.data import FaceData, load_faces, sample_rows
 from core.evaluation import predict_heads
 from core.presets import DEFAULT_PRESET, get_preset
 from core.splits import Split, make_split
@@ -86,12 +89,25 @@ def first_time(points, index: int, reached) -> float | None:
     return next((point[0] for point in points if point[index] is not None and reached(point[index])), None)
 
 
-def inference_speed(model: keras.Model, images: np.ndarray, flip: bool, repeats: int = 3) -> float:
-    predict_heads(model, images[:1024], flip_test_time=flip)  # Warm-up: builds the predict function.
+def faces_per_second(predict, images: np.ndarray, repeats: int = 3) -> float:
+    predict(images[:1024])  # Warm-up: builds Keras' predict function, starts OpenVINO's streams.
     started = time.perf_counter()
     for _ in range(repeats):
-        predict_heads(model, images, flip_test_time=flip)
+        predict(images)
     return repeats * len(images) / (time.perf_counter() - started)
+
+
+def inference_speed(run_dir: Path, images: np.ndarray) -> None:
+    """Print faces/s of the run's Keras model (the naive way) and of its int8 copy, one pass and with flip TTA."""
+    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    # Keras is timed first: OpenVINO's worker threads, once started, keep spinning for a while and would slow it.
+    naive = {flip: faces_per_second(lambda batch: predict_heads(model, batch, flip_test_time=flip), images) for flip in (False, True)}
+    int8 = BatchPredictor(run_dir / runs.INT8_MODEL_FILE)
+    fast = {flip: faces_per_second(lambda batch: int8.predict(batch, flip_test_time=flip), images) for flip in (False, True)}
+    print(f"\n(b) batch inference ({len(images):,} faces, warm; {run_dir.name})\n")
+    for flip, label in ((False, "one pass per face"), (True, "with flip test-time augmentation")):
+        print(f"{label}: Keras float32 {naive[flip]:,.0f} faces/s; OpenVINO int8 {fast[flip]:,.0f} faces/s "
+              f"= {fast[flip] / naive[flip]:.1f}x (target >= 3,000)")  # fmt: skip
 
 
 def main(argv=None) -> None:
@@ -100,8 +116,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seed-runs", nargs=2, type=Path, metavar=("GENDER_RUN", "AGE_RUN"))
     parser.add_argument("--epochs", type=int, default=None, help="default: each preset's own")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--inference-only", type=Path, metavar="RUN_DIR", help="skip (a); measure (b) on this finished run")
     args = parser.parse_args(argv)
+    faces, _ = load_faces(args.csv)
+    run_dir = args.inference_only or time_to_seed_quality(args, faces)
+    inference_speed(run_dir, faces.as_float(np.arange(min(len(faces), 10_000))))
 
+
+def time_to_seed_quality(args, faces: FaceData) -> Path:
+    """Part (a); returns the default preset's run directory."""
     baseline = seed_baseline(args)
     seed_seconds = baseline["gender"]["seconds"] + baseline["age"]["seconds"]
     preset = get_preset(DEFAULT_PRESET)
@@ -110,7 +133,6 @@ def main(argv=None) -> None:
     config = TrainConfig(
         task=task, preset=DEFAULT_PRESET, seed=baseline["split_seed"], epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)
     )
-    faces, _ = load_faces(args.csv)
     run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{task}"
     # The split depends only on the rows, the labels and the seed, so it is known before training.
     test_rows = make_split(sample_rows(len(faces), config.limit, config.seed), faces.gender, faces.age, config.seed).test
@@ -138,12 +160,8 @@ def main(argv=None) -> None:
     print("per epoch (training minutes, accuracy, MAE): " + ", ".join(
         f"({s / 60:.1f}, {a if a is None else round(a, 3)}, {m if m is None else round(m, 2)})" for s, a, m in clock.points))  # fmt: skip
 
-    model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
-    images = faces.as_float(np.arange(min(len(faces), 10_000)))
-    print("\n(b) batch inference (batches of 512, warm)\n")
-    print(f"{DEFAULT_PRESET}: {inference_speed(model, images, flip=False):,.0f} faces/s; "
-          f"with flip test-time augmentation {inference_speed(model, images, flip=True):,.0f} faces/s (target >= 3,000)")  # fmt: skip
     print(json.dumps({"seed_seconds": seed_seconds, "points": clock.points}))
+    return run_dir
 
 
 if __name__ == "__main__":

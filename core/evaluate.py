@@ -16,6 +16,7 @@ from pathlib import Path
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
+from core.batch_inference import BatchPredictor
 from core.data import load_faces
 from core.evaluation import predict_heads, predictions_frame, summarize
 from core.presets import get_preset
@@ -25,7 +26,6 @@ from core.splits import Split
 def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
     """Metrics of a run's model on its test split, or on all rows of `csv_path`."""
     run = runs.load_run(run_dir)
-    model = run.load_model()
     if csv_path is None:
         faces, report = load_faces(run.config["csv_path"])
         if report.file_hash != run.config["data_hash"]:
@@ -40,7 +40,7 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
         rows = list(range(len(faces)))
         scope = "all rows"
     flip = get_preset(run.config["preset"]).flip_test_time
-    frame = predictions_frame(faces, rows, predict_heads(model, faces.as_float(rows), flip_test_time=flip))
+    frame = predictions_frame(faces, rows, _predict(run, faces.as_float(rows), flip))
     return {
         "run_dir": str(run.run_dir),
         "csv": report.path,
@@ -48,6 +48,14 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
         "rows_left_out": report.rows_left_out,
         **summarize(frame),
     }
+
+
+def _predict(run: runs.RunInfo, images, flip_test_time: bool) -> dict:
+    """The run's int8 copy, as training scored it; runs trained before int8 copies were saved have only their Keras model."""
+    int8_path = run.run_dir / runs.INT8_MODEL_FILE
+    if int8_path.is_file():
+        return BatchPredictor(int8_path).predict(images, flip_test_time=flip_test_time)
+    return predict_heads(run.load_model(), images, flip_test_time=flip_test_time)
 
 
 def main(argv=None) -> int:

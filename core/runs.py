@@ -6,6 +6,8 @@
         history.jsonl    one JSON object per epoch and per N batches, appended live
         status.json      running / completed / stopped / failed, times, error
         model.keras      the best model so far by validation, written atomically
+        model.int8.xml   the final model quantized to int8 for fast batch inference
+        model.int8.bin   (with its weights beside it), written when training ends
         metrics.json     final test metrics and breakdowns
         predictions.csv  one row per test face
 
@@ -32,6 +34,8 @@ SPLIT_FILE = "split.npz"
 HISTORY_FILE = "history.jsonl"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.keras"
+INT8_MODEL_FILE = "model.int8.xml"
+INT8_WEIGHTS_FILE = "model.int8.bin"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
 STOP_FILE = "STOP"
@@ -77,7 +81,7 @@ def clear_results(run_dir: Path) -> None:
     Without this a reused directory (`--run-dir`, the benchmarks' fixed paths)
     would append to the old history and show the old metrics until the new run ends.
     """
-    for name in (HISTORY_FILE, SPLIT_FILE, MODEL_FILE, METRICS_FILE, PREDICTIONS_FILE):
+    for name in (HISTORY_FILE, SPLIT_FILE, MODEL_FILE, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, METRICS_FILE, PREDICTIONS_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 

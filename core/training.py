@@ -23,9 +23,10 @@ import tensorflow as tf
 
 from core import runs
 from core.augment import make_dataset
+from core.batch_inference import BatchPredictor, calibration_sample, save_int8
 from core.config import TrainConfig
 from core.data import FaceData, load_faces, sample_rows
-from core.evaluation import predict_heads, predictions_frame, summarize
+from core.evaluation import predictions_frame, summarize
 from core.models import HEADS_BY_TASK, build_model, compile_model
 from core.presets import get_preset
 from core.splits import make_split
@@ -213,8 +214,11 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
     if keeper.best_weights is None:
         return status, {}  # Stopped before the first validation: nothing worth evaluating.
     keeper.restore_best()
+    # Test predictions come from the int8 copy, so the metrics are those of what batch inference serves.
+    int8_path = run_dir / runs.INT8_MODEL_FILE
+    save_int8(model, faces.as_float(calibration_sample(split.train, config.seed)), int8_path)
     flip = get_preset(config.preset).flip_test_time
-    frame = predictions_frame(faces, split.test, predict_heads(model, faces.as_float(split.test), flip_test_time=flip))
+    frame = predictions_frame(faces, split.test, BatchPredictor(int8_path).predict(faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     summary = summarize(frame)
     runs.write_json_atomic(

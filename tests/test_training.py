@@ -13,11 +13,16 @@ import pytest
 
 from core import runs
 from core.config import TrainConfig
+from core.data import load_faces
+from core.evaluation import predict_heads
 from core.presets import DEFAULT_PRESET, get_preset
 from core.training import canonical_logs, train
 from tests.conftest import REPO_ROOT
 
-RUN_FILES = ("config.json", "split.npz", "history.jsonl", "status.json", "model.keras", "metrics.json", "predictions.csv")
+RUN_FILES = (
+    "config.json", "split.npz", "history.jsonl", "status.json", "model.keras", "model.int8.xml", "model.int8.bin",
+    "metrics.json", "predictions.csv",
+)  # fmt: skip
 
 
 def test_gender_model_trained_on_real_faces_beats_chance_and_leaves_every_run_file(shared_csv, tmp_path):
@@ -51,6 +56,12 @@ def test_gender_model_trained_on_real_faces_beats_chance_and_leaves_every_run_fi
     model = keras.saving.load_model(run_dir / "model.keras")
     test_rows = np.load(run_dir / "split.npz")["test"]
     assert np.array_equal(np.sort(predictions["row_id"]), test_rows)
+    # The test predictions come from the int8 copy; they stay close to the float model's.
+    faces, _ = load_faces(shared_csv)
+    in_file_order = predictions.set_index("row_id").loc[test_rows, "pred_gender_prob"].to_numpy()
+    float_prob = predict_heads(model, faces.as_float(test_rows), flip_test_time=get_preset(DEFAULT_PRESET).flip_test_time)["gender"]
+    assert np.mean((in_file_order >= 0.5) == (float_prob >= 0.5)) > 0.95
+    assert np.abs(in_file_order - float_prob).mean() < 0.03
     assert json.loads((run_dir / "status.json").read_text())["state"] == "completed"
     assert model.output_names == ["gender"]
 

@@ -1,0 +1,67 @@
+"""The int8 copy that training saves, run by OpenVINO: what it returns, in which order, and when it is missing."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from core import runs
+from core.batch_inference import BATCH_SIZE, CALIBRATION_FACES, BatchPredictor, calibration_sample
+from core.data import load_faces
+from core.evaluate import evaluate_run
+
+
+@pytest.fixture(scope="module")
+def faces(shared_csv):
+    loaded, _ = load_faces(shared_csv)
+    return loaded
+
+
+def test_predictions_keep_the_order_of_the_faces_across_batches(tiny_both_run, faces):
+    predictor = BatchPredictor(tiny_both_run / runs.INT8_MODEL_FILE)
+    images = faces.as_float(np.arange(0, len(faces), 20)[: 3 * BATCH_SIZE + 17])
+    together = predictor.predict(images)
+    one_by_one = [predictor.predict(images[index : index + 1]) for index in range(0, len(images), 97)]
+    assert set(together) == {"gender", "age"} and len(together["age"]) == len(images)
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(together[head][::97], np.concatenate([single[head] for single in one_by_one]), rtol=1e-5, atol=1e-4)
+    assert together["gender"].min() >= 0 and together["gender"].max() <= 1
+
+
+def test_flip_test_time_averages_each_face_with_its_mirror_image(tiny_both_run, faces):
+    predictor = BatchPredictor(tiny_both_run / runs.INT8_MODEL_FILE)
+    images = faces.as_float(np.arange(0, len(faces), 50))
+    plain, mirrored = predictor.predict(images), predictor.predict(images[:, :, ::-1])
+    averaged = predictor.predict(images, flip_test_time=True)
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(averaged[head], (plain[head] + mirrored[head]) / 2, rtol=1e-5, atol=1e-4)
+
+
+def test_a_one_head_model_predicts_only_its_head_and_no_faces_give_empty_arrays(tiny_gender_run):
+    predictor = BatchPredictor(tiny_gender_run / runs.INT8_MODEL_FILE)
+    assert predictor.heads == ("gender",)
+    result = predictor.predict(np.zeros((0, 48, 48, 1), np.float32), flip_test_time=True)
+    assert list(result) == ["gender"] and result["gender"].shape == (0,)
+
+
+def test_a_missing_int8_model_is_named_in_the_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no int8 model at .*model.int8.xml"):
+        BatchPredictor(tmp_path / runs.INT8_MODEL_FILE)
+
+
+def test_calibration_faces_are_drawn_from_all_ages_not_the_first_rows():
+    rows = np.arange(20_000)  # like the shared CSV, ordered by age
+    sample = calibration_sample(rows, seed=3)
+    assert len(sample) == CALIBRATION_FACES and len(np.unique(sample)) == CALIBRATION_FACES
+    assert np.all(np.diff(sample) > 0) and sample[0] < 1_000 and sample[-1] > 19_000
+    assert np.array_equal(sample, calibration_sample(rows, seed=3))
+    assert np.array_equal(calibration_sample(np.arange(10), seed=3), np.arange(10))
+
+
+def test_evaluate_uses_the_keras_model_of_a_run_saved_before_int8_copies(tiny_both_run, tmp_path):
+    old_run = tmp_path / "old-run"
+    shutil.copytree(tiny_both_run, old_run)
+    for name in (runs.INT8_MODEL_FILE, runs.INT8_WEIGHTS_FILE):
+        (old_run / name).unlink()
+    result = evaluate_run(old_run)
+    assert result["n"] == 120 and 0 <= result["accuracy"] <= 1 and result["mae"] > 0
