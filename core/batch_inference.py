@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 import keras
-import nncf
 import numpy as np
 import openvino as ov
 
@@ -32,10 +31,6 @@ from core.evaluation import head_values
 # Faces of every age and group; quantizing with a thousand takes about 3 s on 2 cores.
 CALIBRATION_FACES = 1000
 BATCH_SIZE = 256
-
-# NNCF logs and draws progress bars on stdout, where the CLI's last line must be its JSON result:
-# its notes are silenced, and its progress bars go to stderr (see save_int8).
-nncf.set_log_level(logging.ERROR)
 
 
 def calibration_sample(rows: np.ndarray, seed: int) -> np.ndarray:
@@ -49,6 +44,12 @@ def save_int8(model: keras.Model, calibration_images: np.ndarray, path: Path) ->
 
     The .bin is moved into place before the .xml, so whoever finds the .xml finds its weights.
     """
+    # Imported here: only training quantizes, and NNCF takes a third of a second to import.
+    import nncf
+
+    # NNCF logs and draws progress bars on stdout, where the CLI's last line must be its JSON
+    # result: its notes are silenced, and its progress bars go to stderr.
+    nncf.set_log_level(logging.ERROR)
     path = Path(path)
     with tempfile.TemporaryDirectory() as scratch:
         exported = Path(scratch) / "float.xml"
@@ -109,8 +110,12 @@ class BatchPredictor:
                 request.start_async({0: passes[which][start : start + BATCH_SIZE]})
             for request, (which, _) in started:
                 request.wait()
-                collected[which].append({name: request.get_output_tensor(index).data.copy() for index, name in enumerate(self._outputs)})
-        return [{name: self._concatenate([batch[name] for batch in batches], name) for name in self._outputs} for batches in collected]
+                collected[which].append(
+                    {name: request.get_output_tensor(index).data.copy() for index, name in enumerate(self._outputs)}
+                )
+        return [
+            {name: self._concatenate([batch[name] for batch in batches], name) for name in self._outputs} for batches in collected
+        ]
 
     def _concatenate(self, parts: list[np.ndarray], name: str) -> np.ndarray:
         if parts:

@@ -82,11 +82,9 @@ class Predictor:
         for model_id, graph in self._graphs.items():
             heads = [head for head in self.heads if id(self.models[head]) == model_id]
             outputs = graph(faces, training=False)
-            plain = head_values(outputs)
-            if self.flipped_heads & set(heads):
-                averaged = head_values(outputs, graph(np.ascontiguousarray(faces[:, :, ::-1]), training=False))
+            mirrored = graph(np.ascontiguousarray(faces[:, :, ::-1]), training=False) if self.flipped_heads & set(heads) else None
             for head in heads:
-                predicted[head] = averaged[head] if head in self.flipped_heads else plain[head]
+                predicted[head] = head_values(outputs, mirrored if head in self.flipped_heads else None)[head]
         return predicted
 
 
