@@ -30,7 +30,8 @@ from core.evaluation import head_values
 
 # Faces of every age and group; quantizing with a thousand takes about 3 s on 2 cores.
 CALIBRATION_FACES = 1000
-BATCH_SIZE = 256
+# With two requests per stream, batches of 64 ran fastest of 64, 128 and 256 (docs/experiments.md).
+BATCH_SIZE = 64
 
 
 def calibration_sample(rows: np.ndarray, seed: int) -> np.ndarray:
@@ -83,10 +84,12 @@ class BatchPredictor:
         # THROUGHPUT: one stream per core, so two batches run at once on a 2-core CPU.
         self._compiled = ov.Core().compile_model(path, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self._outputs = [output.get_any_name() for output in self._compiled.outputs]
-        # As many requests as the compiled model runs at once, waited on in turn. OpenVINO's
-        # AsyncInferQueue with a Python callback made about one process in three that had also
-        # loaded TensorFlow abort at exit ("Resource deadlock avoided").
-        count = self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        # Two requests per stream, started in turn and each refilled as soon as its batch is
+        # collected, so a stream always has its next batch waiting (about 7 % more faces/s than
+        # running the streams' batches in lockstep). Not OpenVINO's AsyncInferQueue: with a Python
+        # callback it made about one process in three that had also loaded TensorFlow abort at exit
+        # ("Resource deadlock avoided").
+        count = 2 * self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         self._requests = [self._compiled.create_infer_request() for _ in range(count)]
 
     @property
@@ -101,18 +104,24 @@ class BatchPredictor:
         return head_values(outputs[0], outputs[1] if flip_test_time else None)
 
     def _run(self, passes: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """Raw outputs for each array in `passes`, one batch per inference request at a time, all requests running at once."""
+        """Raw outputs for each array in `passes`, batch by batch through the requests in turn."""
         jobs = [(which, start) for which, images in enumerate(passes) for start in range(0, len(images), BATCH_SIZE)]
         collected: list[list[dict[str, np.ndarray]]] = [[] for _ in passes]
-        for wave in range(0, len(jobs), len(self._requests)):
-            started = list(zip(self._requests, jobs[wave : wave + len(self._requests)]))
-            for request, (which, start) in started:
-                request.start_async({0: passes[which][start : start + BATCH_SIZE]})
-            for request, (which, _) in started:
+        # Request i carries jobs i, i + count, ...: collecting in that order keeps the batches in order.
+        running: list[int | None] = [None] * len(self._requests)
+        for index, job in enumerate([*jobs, *[None] * len(self._requests)]):
+            slot = index % len(self._requests)
+            request = self._requests[slot]
+            if running[slot] is not None:
                 request.wait()
-                collected[which].append(
-                    {name: request.get_output_tensor(index).data.copy() for index, name in enumerate(self._outputs)}
+                collected[running[slot]].append(
+                    {name: request.get_output_tensor(position).data.copy() for position, name in enumerate(self._outputs)}
                 )
+                running[slot] = None
+            if job is not None:
+                which, start = job
+                request.start_async({0: passes[which][start : start + BATCH_SIZE]})
+                running[slot] = which
         return [
             {name: self._concatenate([batch[name] for batch in batches], name) for name in self._outputs} for batches in collected
         ]
