@@ -85,7 +85,7 @@ class BatchPredictor:
         self._compiled = ov.Core().compile_model(path, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self._outputs = [output.get_any_name() for output in self._compiled.outputs]
         # Two requests per stream, started in turn and each refilled as soon as its batch is
-        # collected, so a stream always has its next batch waiting (about 7 % more faces/s than
+        # collected, so a stream always has its next batch waiting (about 6 % more faces/s than
         # running the streams' batches in lockstep). Not OpenVINO's AsyncInferQueue: with a Python
         # callback it made about one process in three that had also loaded TensorFlow abort at exit
         # ("Resource deadlock avoided").
