@@ -107,21 +107,19 @@ class BatchPredictor:
         """Raw outputs for each array in `passes`, batch by batch through the requests in turn."""
         jobs = [(which, start) for which, images in enumerate(passes) for start in range(0, len(images), BATCH_SIZE)]
         collected: list[list[dict[str, np.ndarray]]] = [[] for _ in passes]
-        # Request i carries jobs i, i + count, ...: collecting in that order keeps the batches in order.
-        running: list[int | None] = [None] * len(self._requests)
-        for index, job in enumerate([*jobs, *[None] * len(self._requests)]):
-            slot = index % len(self._requests)
-            request = self._requests[slot]
-            if running[slot] is not None:
+        count = len(self._requests)
+        # Job i runs on request i % count. Step i first collects job i - count from that request
+        # (so batches are collected in order), then starts job i on it.
+        for index in range(len(jobs) + count):
+            request = self._requests[index % count]
+            if index >= count:
                 request.wait()
-                collected[running[slot]].append(
+                collected[jobs[index - count][0]].append(
                     {name: request.get_output_tensor(position).data.copy() for position, name in enumerate(self._outputs)}
                 )
-                running[slot] = None
-            if job is not None:
-                which, start = job
+            if index < len(jobs):
+                which, start = jobs[index]
                 request.start_async({0: passes[which][start : start + BATCH_SIZE]})
-                running[slot] = which
         return [
             {name: self._concatenate([batch[name] for batch in batches], name) for name in self._outputs} for batches in collected
         ]
