@@ -47,7 +47,7 @@ def main() -> None:
             os.environ["AGEGENDER_CACHE"] = cache
             cold.append(timed(load_faces, args.csv))
             warm.append(timed(load_faces, args.csv))
-    faces, report = load_faces(args.csv, use_cache=False)
+    _faces, report = load_faces(args.csv, use_cache=False)
     naive = timed(naive_load, args.csv)
 
     print(f"file: {args.csv} ({report.rows_read:,} rows, {report.summary()})")

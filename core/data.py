@@ -96,7 +96,7 @@ class LoadReport:
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "LoadReport":
+    def from_dict(cls, values: dict) -> LoadReport:
         return cls(
             path=values["path"],
             file_hash=values["file_hash"],
@@ -125,7 +125,7 @@ class FaceData:
         images = self.images if indices is None else self.images[indices]
         return images.astype(np.float32) / np.float32(255.0)
 
-    def subset(self, indices: np.ndarray) -> "FaceData":
+    def subset(self, indices: np.ndarray) -> FaceData:
         return FaceData(**{field.name: getattr(self, field.name)[indices] for field in dataclasses.fields(self)})
 
     def labels_frame(self) -> pd.DataFrame:

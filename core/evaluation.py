@@ -78,7 +78,7 @@ def predictions_frame(faces: FaceData, rows: np.ndarray, predicted: dict[str, np
 
 def summarize(frame: pd.DataFrame) -> dict:
     """Headline metrics and breakdowns of a predictions frame."""
-    summary = {"n": int(len(frame))}
+    summary = {"n": len(frame)}
     summary.update(_headline(frame))
     if "pred_gender" in frame and len(frame):
         summary["confusion_matrix"] = confusion_matrix(frame).tolist()
@@ -110,7 +110,7 @@ def breakdown(frame: pd.DataFrame, by: str | list[str]) -> list[dict]:
         keys = key if isinstance(key, tuple) else (key,)
         names = by if isinstance(by, list) else [by]
         row = {name.removesuffix("_name"): str(value) for name, value in zip(names, keys)}
-        row["n"] = int(len(group))
+        row["n"] = len(group)
         row.update(_headline(group))
         rows.append(row)
     return rows

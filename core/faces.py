@@ -89,7 +89,7 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
         chip = align_chip(rgb, landmarks)
         faces.append(
             Face(
-                box=(int(round(x1)), int(round(y1)), int(round(x2 - x1)), int(round(y2 - y1))),
+                box=(round(x1), round(y1), round(x2 - x1), round(y2 - y1)),
                 confidence=float(row[5]),
                 landmarks=landmarks,
                 chip=chip,
@@ -107,7 +107,7 @@ def align_chip(rgb: np.ndarray, landmarks: np.ndarray, chip_landmarks: np.ndarra
     """
     to_unit_chip = _similarity(np.asarray(landmarks, np.float64), np.asarray(chip_landmarks, np.float64))  # (2, 3)
     pixels_per_chip = 1.0 / np.sqrt(abs(np.linalg.det(to_unit_chip[:, :2])))
-    side = max(IMAGE_SIDE, int(round(pixels_per_chip)))
+    side = max(IMAGE_SIDE, round(pixels_per_chip))
     # Replicating the border where the chip runs off the photo matched the CSV better than black.
     return cv2.warpAffine(rgb, to_unit_chip * side, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

@@ -54,7 +54,7 @@ class Predictor:
         self._graphs = {id(model): tf.function(model, reduce_retracing=True) for model in models.values()}
 
     @classmethod
-    def from_runs(cls, run_dirs: list[str | Path]) -> "Predictor":
+    def from_runs(cls, run_dirs: list[str | Path]) -> Predictor:
         from core.models import model_heads
 
         if not 1 <= len(run_dirs) <= 2:

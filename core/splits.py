@@ -30,7 +30,7 @@ class Split:
         np.savez(path, train=self.train, val=self.val, test=self.test)
 
     @classmethod
-    def load(cls, path: Path) -> "Split":
+    def load(cls, path: Path) -> Split:
         with np.load(path) as stored:
             return cls(train=stored["train"], val=stored["val"], test=stored["test"])
 

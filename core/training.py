@@ -58,7 +58,7 @@ def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
 class HistoryWriter(keras.callbacks.Callback):
     """Appends a record to history.jsonl every epoch and every N batches, flushed at once."""
 
-    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int, watcher: "StopWatcher"):
+    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int, watcher: StopWatcher):
         super().__init__()
         self.run_dir, self.heads, self.every_batches, self.watcher = run_dir, heads, every_batches, watcher
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
@@ -97,7 +97,7 @@ class BestModelKeeper(keras.callbacks.Callback):
     keeps "best" meaning one thing.
     """
 
-    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int, watcher: "StopWatcher"):
+    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int, watcher: StopWatcher):
         super().__init__()
         self.run_dir, self.heads, self.monitor, self.mode, self.patience = run_dir, heads, monitor, mode, patience
         self.watcher = watcher
@@ -189,7 +189,7 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
             "csv_path": str(csv_path),
             "data_hash": report.file_hash,
             "rows_in_file": report.rows_read,
-            "rows_used": int(len(rows)),
+            "rows_used": len(rows),
             "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
             "heads": list(heads),
             "dtype_policy": dtype_policy,
