@@ -21,6 +21,7 @@ import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import RUNS, SHARED_CSV
+from core import runs
 from core.config import TrainConfig
 from core.evaluation import AGE_BUCKET_LABELS
 from core.presets import DEFAULT_PRESET, PRESETS, get_preset
@@ -40,12 +41,12 @@ def train_preset(preset: str, seed: int, args) -> dict:
         started = time.perf_counter()
         train(config, run_dir=run_dir, verbose=0)
         result["minutes"] += (time.perf_counter() - started) / 60
-        result["parameters"] += keras.saving.load_model(run_dir / "model.keras").count_params()
-        summary = json.loads((run_dir / "metrics.json").read_text())["test"]
+        result["parameters"] += keras.saving.load_model(run_dir / runs.MODEL_FILE).count_params()
+        summary = runs.read_metrics(run_dir).test
         for head, key in (("gender", "accuracy"), ("age", "mae")):
-            if key in summary:
+            if key in summary.headline():
                 result["test"][head] = summary
-        print(f"  {preset} {task} seed {seed}: {json.dumps({k: summary[k] for k in ('accuracy', 'mae') if k in summary})}"
+        print(f"  {preset} {task} seed {seed}: {json.dumps(summary.headline())}"
               f" in {(time.perf_counter() - started) / 60:.1f} min", flush=True)  # fmt: skip
     return result
 
@@ -59,7 +60,7 @@ def group_means(results: list[dict], head: str, table: str, key: str, metric: st
     """Mean of `metric` per group of breakdown `table` over seeds."""
     groups: dict[str, list[float]] = {}
     for result in results:
-        for row in result["test"][head][table]:
+        for row in getattr(result["test"][head], table):
             if row.get(metric) is not None:
                 groups.setdefault(row[key], []).append(row[metric])
     return {group: float(np.mean(values)) for group, values in groups.items()}
@@ -80,25 +81,25 @@ def main(argv=None) -> None:
 
     print(f"\nTest split of {args.csv.name}, seeds {args.seeds}, mean ± half the spread:\n")
     print("| preset | gender accuracy | age MAE (years) | train minutes | parameters |\n|---|---|---|---|---|")
-    for preset, runs in results.items():
-        accuracy = mean_spread([run["test"]["gender"]["accuracy"] for run in runs])
-        mae = mean_spread([run["test"]["age"]["mae"] for run in runs])
-        minutes = np.mean([run["minutes"] for run in runs])
-        print(f"| {preset} | {accuracy} | {mae} | {minutes:.1f} | {runs[0]['parameters']:,} |")
+    for preset, seeds_of in results.items():
+        accuracy = mean_spread([run["test"]["gender"].accuracy for run in seeds_of])
+        mae = mean_spread([run["test"]["age"].mae for run in seeds_of])
+        minutes = np.mean([run["minutes"] for run in seeds_of])
+        print(f"| {preset} | {accuracy} | {mae} | {minutes:.1f} | {seeds_of[0]['parameters']:,} |")
 
     print("\nAge MAE by age bucket (years):\n")
     print("| preset | " + " | ".join(AGE_BUCKET_LABELS) + " |\n" + "|---" * (len(AGE_BUCKET_LABELS) + 1) + "|")
-    for preset, runs in results.items():
-        by_bucket = group_means(runs, "age", "by_age_bucket", "age_bucket", "mae")
+    for preset, seeds_of in results.items():
+        by_bucket = group_means(seeds_of, "age", "by_age_bucket", "age_bucket", "mae")
         print(f"| {preset} | " + " | ".join(f"{by_bucket.get(label, float('nan')):.2f}" for label in AGE_BUCKET_LABELS) + " |")
 
     fairness_preset = DEFAULT_PRESET if DEFAULT_PRESET in results else args.presets[-1]
-    runs = results[fairness_preset]
+    fairness_runs = results[fairness_preset]
     print(f"\nFairness of `{fairness_preset}`: accuracy and MAE per group:\n")
     print("| group | gender accuracy | age MAE |\n|---|---|---|")
     for table, key in (("by_gender", "gender"), ("by_ethnicity", "ethnicity")):
-        accuracy = group_means(runs, "gender", table, key, "accuracy")
-        mae = group_means(runs, "age", table, key, "mae")
+        accuracy = group_means(fairness_runs, "gender", table, key, "accuracy")
+        mae = group_means(fairness_runs, "age", table, key, "mae")
         for group in accuracy:
             print(f"| {key} {group} | {accuracy[group]:.3f} | {mae.get(group, float('nan')):.2f} |")
 

@@ -58,8 +58,8 @@ class TestQualityClock(keras.callbacks.Callback):
 
 
 def run_seconds(run_dir: Path) -> float:
-    status = runs.read_json(run_dir / runs.STATUS_FILE)
-    started, ended = (datetime.datetime.fromisoformat(status[key]) for key in ("started_at", "ended_at"))
+    status = runs.read_status(run_dir)
+    started, ended = (datetime.datetime.fromisoformat(moment) for moment in (status.started_at, status.ended_at))
     return (ended - started).total_seconds()
 
 
@@ -73,11 +73,11 @@ def seed_baseline(args) -> dict:
             run_dirs.append(run_dir)
     baseline = {}
     for run_dir in map(Path, run_dirs):
-        test = runs.read_json(run_dir / runs.METRICS_FILE)["test"]
+        test = runs.read_metrics(run_dir).test
         for head, key in (("gender", "accuracy"), ("age", "mae")):
-            if key in test:
-                baseline[head] = {"seconds": run_seconds(run_dir), key: test[key]}
-    seeds = {runs.read_json(Path(run_dir) / runs.CONFIG_FILE)["seed"] for run_dir in run_dirs}
+            if key in test.headline():
+                baseline[head] = {"seconds": run_seconds(run_dir), key: test.headline()[key]}
+    seeds = {runs.read_config(run_dir).train.seed for run_dir in run_dirs}
     if len(seeds) != 1:
         raise SystemExit(f"the seed runs were split with different seeds {sorted(seeds)}; give two runs with one seed")
     baseline["split_seed"] = seeds.pop()

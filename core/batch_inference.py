@@ -8,7 +8,7 @@ Test accuracy and MAE stay within seed noise of the float model's
 from a sample of training faces; it also corrects the biases that rounding
 shifts, which a hand-written quantizer would not.
 
-    save_int8(model, calibration_images, run_dir / runs.INT8_MODEL_FILE)
+    save_int8(model, faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, seed)), run_dir / runs.INT8_MODEL_FILE)
     BatchPredictor(run_dir / runs.INT8_MODEL_FILE).predict(images, flip_test_time=True)
     # -> {"gender": P(female) (n,), "age": years (n,)}
 """
@@ -26,18 +26,13 @@ import keras
 import numpy as np
 import openvino as ov
 
-from core.evaluation import head_values
+from core.config import ordered_heads
+from core.evaluation import head_values, mirror
 
 # Faces of every age and group; quantizing with a thousand takes about 3 s on 2 cores.
 CALIBRATION_FACES = 1000
 # With two requests per stream, batches of 64 ran fastest of 64, 128 and 256 (docs/experiments.md).
 BATCH_SIZE = 64
-
-
-def calibration_sample(rows: np.ndarray, seed: int) -> np.ndarray:
-    """Up to CALIBRATION_FACES of `rows`, drawn at random: the CSV is ordered by age, so the first rows would all be babies."""
-    count = min(CALIBRATION_FACES, len(rows))
-    return np.sort(np.random.default_rng(seed).choice(rows, size=count, replace=False))
 
 
 def save_int8(model: keras.Model, calibration_images: np.ndarray, path: Path) -> None:
@@ -94,12 +89,13 @@ class BatchPredictor:
 
     @property
     def heads(self) -> tuple[str, ...]:
-        return tuple(head for head in ("gender", "age") if head in self._outputs)
+        return ordered_heads(self._outputs)
 
     def predict(self, images: np.ndarray, flip_test_time: bool = False) -> dict[str, np.ndarray]:
         """`gender` P(female) and/or `age` in years for float faces (n, 48, 48, 1), like `evaluation.predict_heads`."""
         images = np.ascontiguousarray(images, dtype=np.float32)
-        passes = [images, np.ascontiguousarray(images[:, :, ::-1])] if flip_test_time else [images]
+        # Both passes go through one queue of batches, so the streams never wait between them.
+        passes = [images, mirror(images)] if flip_test_time else [images]
         outputs = self._run(passes)
         return head_values(outputs[0], outputs[1] if flip_test_time else None)
 

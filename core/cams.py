@@ -3,7 +3,7 @@
     explainer = Explainer(model, "gender")              # build once per model and head, keep it
     maps = explainer.heatmaps(faces, "gradcam")         # (n, 48, 48) float32 in [0, 1]
     maps = explainer.heatmaps(faces, "saliency", target_class=1)
-    picture = overlay(faces[0], maps[0])                # (192, 192, 3) uint8 RGB, for display
+    picture = core.cam_maps.overlay(faces[0], maps[0])  # (192, 192, 3) uint8 RGB, for display
 
 Methods (tf-keras-vis): "gradcam", "gradcam++" (on the head's last
 convolution, `core.models.cam_layer_name`) and "saliency" (the gradient with
@@ -18,12 +18,12 @@ the decision of a 2-way softmax depends only on the difference, and on
 lightly trained models the single logit left a third of the Grad-CAM maps
 all zero, the log-odds none.
 
-Computing a map and drawing it are separate: `overlay` only draws.
+Computing a map and drawing it are separate: `core.cam_maps` draws and
+averages maps, and imports no TensorFlow, so pages can import it at once.
 """
 
 from __future__ import annotations
 
-import cv2
 import keras
 import numpy as np
 from tf_keras_vis.gradcam import Gradcam
@@ -31,12 +31,10 @@ from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
-from core.data import IMAGE_SIDE
+from core.cam_maps import METHODS
+from core.data import GENDERS, IMAGE_SIDE
 from core.faces import as_model_input
 from core.models import cam_layer_name, model_heads
-
-METHODS = ("gradcam", "gradcam++", "saliency")
-GENDER_CLASSES = {0: "male", 1: "female"}
 
 
 def age_score(output):
@@ -106,27 +104,6 @@ class Explainer:
             return age_score
         if target_class is None:
             return GenderLogOdds(np.argmax(np.asarray(self.model([faces], training=False)), axis=1))
-        if target_class not in GENDER_CLASSES:
+        if target_class not in GENDERS:
             raise ValueError(f"target_class must be 0 (male) or 1 (female), got {target_class!r}")
         return GenderLogOdds(np.full(len(faces), target_class))
-
-
-def overlay(face: np.ndarray, heatmap: np.ndarray, scale: int = 4, opacity: float = 0.45) -> np.ndarray:
-    """Draw `heatmap` (48, 48) in [0, 1] over `face` (48, 48[, 1]) as an RGB uint8 image `scale` times larger.
-
-    Red is where the map is high, blue where it is low (the jet colour map).
-    """
-    face = np.asarray(face)
-    gray = face.reshape(face.shape[0], face.shape[1])
-    if gray.dtype != np.uint8:
-        gray = np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8)
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.shape != gray.shape:
-        raise ValueError(f"heatmap shape {heatmap.shape} does not match face shape {gray.shape}")
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must lie in [0, 1], got {opacity}")
-    size = (gray.shape[1] * scale, gray.shape[0] * scale)
-    face_rgb = cv2.cvtColor(cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB)
-    levels = np.rint(np.clip(cv2.resize(heatmap, size, interpolation=cv2.INTER_CUBIC), 0.0, 1.0) * 255).astype(np.uint8)
-    colours = cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(colours, opacity, face_rgb, 1.0 - opacity, 0.0)

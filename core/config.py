@@ -1,7 +1,8 @@
-"""One source of truth for paths and training settings.
+"""One source of truth for paths, tasks and training settings.
 
-The CLI, the dashboard and the tests all build a `TrainConfig` the same way,
-so a default changed here changes everywhere.
+The CLI builds its flags from `TrainConfig`'s fields (`setting_flags`), the
+dashboard hands the trainer a saved `TrainConfig` (`--config`), and the tests
+build one directly, so a setting or default changed here changes everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from core.presets import DEFAULT_PRESET, get_preset
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-TASKS = ("gender", "age", "both")
+# The heads a model can have, in the order every output, table and page lists them.
+HEADS = ("gender", "age")
+# What each task trains; `both` is one model with both heads.
+HEADS_BY_TASK = {"both": HEADS, "gender": ("gender",), "age": ("age",)}
+TASKS = tuple(HEADS_BY_TASK)
+
+
+def ordered_heads(names) -> tuple[str, ...]:
+    """The heads among `names` (a model's output names, say), in HEADS order."""
+    present = set(names)
+    return tuple(head for head in HEADS if head in present)
 
 
 def default_csv_path() -> Path:
@@ -42,6 +53,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AGEGENDER_CACHE", PROJECT_ROOT / ".cache"))
 
 
+def _setting(default, help: str, type=str, flag: str | None = None, choices=None):
+    """A TrainConfig field that is also a command-line flag (`--field-name` unless `flag` says otherwise)."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "flag": flag, "choices": choices})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything needed to repeat a training run.
@@ -51,20 +67,20 @@ class TrainConfig:
     exactly the seed recipe.
     """
 
-    task: str = "gender"
-    preset: str = DEFAULT_PRESET
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    seed: int = 42
+    task: str = _setting("gender", "what to train: one head, or one model with both heads", choices=TASKS)
+    preset: str = _setting(DEFAULT_PRESET, "the network and training recipe (core.presets)")
+    epochs: int | None = _setting(None, "at most this many epochs (default: the preset's)", type=int)
+    batch_size: int | None = _setting(None, "faces per batch (default: the preset's)", type=int)
+    learning_rate: float | None = _setting(None, "peak learning rate (default: the preset's)", type=float)
+    seed: int = _setting(42, "seed of the sample, the split, the initial weights and the augmentation", type=int)
     # Use only this many rows (a seeded random sample), for quick tries.
-    limit: int | None = None
-    csv_path: str = ""
+    limit: int | None = _setting(None, "use a seeded random sample of this many rows", type=int)
+    csv_path: str = _setting("", "the face CSV (default: AGEGENDER_CSV or data/age_gender.csv[.gz])", flag="--csv")
     # Epochs without improvement of the validation metric before stopping.
-    patience: int | None = None
+    patience: int | None = _setting(None, "epochs without improvement before stopping (default: the preset's)", type=int)
     # Also log training loss every this many batches, so a live curve moves
     # before the first epoch ends.
-    log_every_batches: int = 10
+    log_every_batches: int = _setting(10, "also log the training loss every this many batches", type=int)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -86,5 +102,19 @@ class TrainConfig:
         if self.log_every_batches < 1:
             raise ValueError(f"log_every_batches must be at least 1, got {self.log_every_batches}")
 
-    def to_dict(self) -> dict:
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return HEADS_BY_TASK[self.task]
+
+    def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict) -> TrainConfig:
+        """The settings among `values` (a saved config.json may hold more: the run's provenance)."""
+        return cls(**{field.name: values[field.name] for field in dataclasses.fields(cls) if field.name in values})
+
+
+def setting_flags() -> list[tuple[str, dataclasses.Field]]:
+    """(flag, field) for every TrainConfig setting, in field order: what the CLI's flags are built from."""
+    return [(field.metadata["flag"] or "--" + field.name.replace("_", "-"), field) for field in dataclasses.fields(TrainConfig)]

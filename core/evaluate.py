@@ -27,10 +27,10 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
     """Metrics of a run's model on its test split, or on all rows of `csv_path`."""
     run = runs.load_run(run_dir)
     if csv_path is None:
-        faces, report = load_faces(run.config["csv_path"])
-        if report.file_hash != run.config["data_hash"]:
+        faces, report = load_faces(run.config.train.csv_path)
+        if report.file_hash != run.config.data_hash:
             raise ValueError(
-                f"{run.config['csv_path']} changed since run {run.run_id} was trained, so its test split no longer "
+                f"{run.config.train.csv_path} changed since run {run.run_id} was trained, so its test split no longer "
                 "applies; pass --csv to score every row of the file instead"
             )
         rows = Split.load(run.run_dir / runs.SPLIT_FILE).test
@@ -39,14 +39,14 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
         faces, report = load_faces(csv_path)
         rows = list(range(len(faces)))
         scope = "all rows"
-    flip = get_preset(run.config["preset"]).flip_test_time
+    flip = get_preset(run.config.train.preset).flip_test_time
     frame = predictions_frame(faces, rows, _predict(run, faces.as_float(rows), flip))
     return {
         "run_dir": str(run.run_dir),
         "csv": report.path,
         "rows": scope,
         "rows_left_out": report.rows_left_out,
-        **summarize(frame),
+        **summarize(frame).to_json(),
     }
 
 

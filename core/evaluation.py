@@ -1,16 +1,21 @@
 """Predictions of a model on faces, and the metrics and breakdowns built from them.
 
-`predict_heads` runs a model; `predictions_frame` lines its outputs up with the
-labels; `summarize` turns such a frame (or any filtered part of it, as the
-dashboard does) into accuracy, MAE, a confusion matrix and breakdowns by age
-bucket, gender and ethnicity.
+`predict_heads` runs a model (`flip_averaged` is the flip test-time
+augmentation every predictor shares); `predictions_frame` lines its outputs up
+with the labels; `label_predictions` adds readable labels; `summarize` turns
+such a frame (or any filtered part of it, as the dashboard does) into a
+`Summary`: accuracy, MAE, a confusion matrix and breakdowns by age bucket,
+gender and ethnicity.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
+from core.config import ordered_heads
 from core.data import ETHNICITIES, GENDERS, FaceData
 
 AGE_BUCKET_EDGES = (0, 3, 10, 20, 30, 40, 50, 60, 70)
@@ -23,16 +28,22 @@ def age_bucket(age) -> pd.Categorical:
     return pd.Categorical.from_codes(np.clip(positions, 0, len(AGE_BUCKET_LABELS) - 1), categories=AGE_BUCKET_LABELS, ordered=True)
 
 
+def mirror(images: np.ndarray) -> np.ndarray:
+    """The faces flipped left to right, (n, 48, 48, 1) like the input."""
+    return np.ascontiguousarray(np.asarray(images)[:, :, ::-1])
+
+
+def flip_averaged(run, images: np.ndarray, flip_test_time: bool) -> dict[str, np.ndarray]:
+    """`head_values` of `run(images)` (a model's raw outputs), averaged with the mirrored faces' when `flip_test_time`."""
+    return head_values(run(images), run(mirror(images)) if flip_test_time else None)
+
+
 def predict_heads(model, images: np.ndarray, flip_test_time: bool = False, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Run `model` on float images; returns `gender` P(female) (n,) and/or `age` (n,).
+    """Run a Keras `model` on float images; returns `gender` P(female) (n,) and/or `age` (n,).
 
     With `flip_test_time` each prediction is the mean of the face's and its mirror image's.
     """
-    outputs = model.predict(images, batch_size=batch_size, verbose=0)
-    mirrored = None
-    if flip_test_time:
-        mirrored = model.predict(np.ascontiguousarray(images[:, :, ::-1]), batch_size=batch_size, verbose=0)
-    return head_values(outputs, mirrored)
+    return flip_averaged(lambda batch: model.predict(batch, batch_size=batch_size, verbose=0), images, flip_test_time)
 
 
 def head_values(outputs: dict, mirrored: dict | None = None) -> dict[str, np.ndarray]:
@@ -42,12 +53,11 @@ def head_values(outputs: dict, mirrored: dict | None = None) -> dict[str, np.nda
     """
     columns = {"gender": 1, "age": 0}  # gender: (P(male), P(female)); age: (years,)
     result = {}
-    for head, column in columns.items():
-        if head in outputs:
-            values = np.asarray(outputs[head])[:, column]
-            if mirrored is not None:
-                values = (values + np.asarray(mirrored[head])[:, column]) / 2
-            result[head] = values
+    for head in ordered_heads(outputs):
+        values = np.asarray(outputs[head])[:, columns[head]]
+        if mirrored is not None:
+            values = (values + np.asarray(mirrored[head])[:, columns[head]]) / 2
+        result[head] = values
     return result
 
 
@@ -76,30 +86,74 @@ def predictions_frame(faces: FaceData, rows: np.ndarray, predicted: dict[str, np
     return frame
 
 
-def summarize(frame: pd.DataFrame) -> dict:
-    """Headline metrics and breakdowns of a predictions frame."""
-    summary = {"n": len(frame)}
-    summary.update(_headline(frame))
-    if "pred_gender" in frame and len(frame):
-        summary["confusion_matrix"] = confusion_matrix(frame).tolist()
+def label_predictions(frame: pd.DataFrame) -> pd.DataFrame:
+    """A predictions frame plus readable labels and the columns breakdowns, filters and sorts use."""
+    missing = [column for column in ("row_id", "age", "gender", "ethnicity") if column not in frame]
+    if missing:
+        raise ValueError(f"predictions are missing column(s) {', '.join(missing)}")
     labelled = frame.assign(
         age_bucket=age_bucket(frame["age"]),
         gender_name=frame["gender"].map(GENDERS),
         ethnicity_name=frame["ethnicity"].map(ETHNICITIES),
     )
-    summary["by_age_bucket"] = breakdown(labelled, "age_bucket")
-    summary["by_gender"] = breakdown(labelled, "gender_name")
-    summary["by_ethnicity"] = breakdown(labelled, "ethnicity_name")
-    summary["by_gender_and_ethnicity"] = breakdown(labelled, ["gender_name", "ethnicity_name"])
-    return summary
+    if "age_error" in labelled:
+        labelled["abs_age_error"] = labelled["age_error"].abs()
+    if "pred_gender" in labelled:
+        labelled["pred_gender_name"] = labelled["pred_gender"].map(GENDERS)
+    return labelled
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Headline metrics of some predicted faces and their breakdowns.
+
+    `accuracy` and `confusion_matrix` are there when gender was predicted,
+    `mae` when age was (None otherwise, and for no faces). Each breakdown row
+    is a dict: the group's key(s), `n`, and `accuracy` and/or `mae`.
+    """
+
+    n: int
+    accuracy: float | None = None
+    mae: float | None = None
+    confusion_matrix: list[list[int]] | None = None
+    by_age_bucket: list[dict] = dataclasses.field(default_factory=list)
+    by_gender: list[dict] = dataclasses.field(default_factory=list)
+    by_ethnicity: list[dict] = dataclasses.field(default_factory=list)
+    by_gender_and_ethnicity: list[dict] = dataclasses.field(default_factory=list)
+
+    def headline(self) -> dict[str, float]:
+        """`accuracy` and/or `mae`, those there are."""
+        return {key: value for key, value in (("accuracy", self.accuracy), ("mae", self.mae)) if value is not None}
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, values: dict) -> Summary:
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in names})
+
+
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Headline metrics and breakdowns of a predictions frame (labelled or not)."""
+    labelled = frame if "age_bucket" in frame else label_predictions(frame)
+    return Summary(
+        n=len(frame),
+        **_headline(frame),
+        confusion_matrix=confusion_matrix(frame).tolist() if "pred_gender" in frame and len(frame) else None,
+        by_age_bucket=breakdown(labelled, "age_bucket"),
+        by_gender=breakdown(labelled, "gender_name"),
+        by_ethnicity=breakdown(labelled, "ethnicity_name"),
+        by_gender_and_ethnicity=breakdown(labelled, ["gender_name", "ethnicity_name"]),
+    )
 
 
 def _headline(frame: pd.DataFrame) -> dict:
     values = {}
-    if "gender_correct" in frame:
-        values["accuracy"] = float(frame["gender_correct"].mean()) if len(frame) else None
-    if "age_error" in frame:
-        values["mae"] = float(frame["age_error"].abs().mean()) if len(frame) else None
+    if "gender_correct" in frame and len(frame):
+        values["accuracy"] = float(frame["gender_correct"].mean())
+    if "age_error" in frame and len(frame):
+        values["mae"] = float(frame["age_error"].abs().mean())
     return values
 
 

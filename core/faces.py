@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from core.data import IMAGE_SIDE
+from core.images import check_rgb
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 # Where MTCNN puts the five landmarks (x, y) in a UTKFace aligned-and-cropped
@@ -76,7 +77,7 @@ def face_detector():
 
 def detect_faces(rgb: np.ndarray) -> list[Face]:
     """Every face MTCNN finds in an (H, W, 3) uint8 RGB photo, left to right; [] if none."""
-    _check_rgb(rgb)
+    check_rgb(rgb)
     height, width = rgb.shape[:2]
     scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
@@ -120,7 +121,7 @@ def chip_to_crop(chip_rgb: np.ndarray) -> np.ndarray:
 
 def whole_image_crop(rgb: np.ndarray) -> np.ndarray:
     """Read an image as one face chip, like the dataset's own: its central square, grayscale, 48x48."""
-    _check_rgb(rgb)
+    check_rgb(rgb)
     height, width = rgb.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
@@ -152,11 +153,3 @@ def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     scale = np.trace(np.diag(singular) @ reflection) / source_centred.var(axis=0).sum()
     shift = target_mean - scale * rotation @ source_mean
     return np.hstack([scale * rotation, shift[:, None]])
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
-        shape = getattr(rgb, "shape", None)
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {type(rgb).__name__} {shape} {getattr(rgb, 'dtype', '')}")
-    if min(rgb.shape[:2]) < 1:
-        raise ValueError(f"image is empty ({rgb.shape[1]}x{rgb.shape[0]})")

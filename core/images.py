@@ -78,3 +78,12 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in TRANSPARENT_MODES:
         image = Image.alpha_composite(Image.new("RGBA", image.size, WHITE), image.convert("RGBA"))
     return np.asarray(image.convert("RGB"))
+
+
+def check_rgb(rgb) -> None:
+    """Raise a ValueError unless `rgb` is an (H, W, 3) uint8 RGB image with at least one pixel, as `load_rgb` returns."""
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
+        shape = getattr(rgb, "shape", None)
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {type(rgb).__name__} {shape} {getattr(rgb, 'dtype', '')}")
+    if min(rgb.shape[:2]) < 1:
+        raise ValueError(f"image is empty ({rgb.shape[1]}x{rgb.shape[0]})")

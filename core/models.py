@@ -22,10 +22,10 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from core.config import HEADS_BY_TASK, ordered_heads
 from core.data import IMAGE_SIDE
 from core.presets import get_preset
 
-HEADS_BY_TASK = {"gender": ("gender",), "age": ("age",), "both": ("gender", "age")}
 # The mean age of the shared CSV; the age head starts there instead of at 0 so
 # that a few epochs are enough to leave the trivial regime.
 DEFAULT_AGE_BIAS = 33.3
@@ -183,8 +183,7 @@ def compile_model(model: keras.Model, preset: str, learning_rate: float, total_s
 
 def model_heads(model: keras.Model) -> tuple[str, ...]:
     """The heads ('gender', 'age') a model predicts, in a fixed order."""
-    names = set(model.output_names)
-    return tuple(head for head in ("gender", "age") if head in names)
+    return ordered_heads(model.output_names)
 
 
 def cam_layer_name(model: keras.Model, head: str) -> str:

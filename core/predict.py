@@ -31,7 +31,8 @@ import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
-from core.evaluation import head_values
+from core.config import ordered_heads
+from core.evaluation import flip_averaged
 from core.faces import NO_FACE_MESSAGE, Face, as_model_input, detect_faces, whole_image_crop
 from core.images import load_rgb
 from core.presets import get_preset
@@ -63,7 +64,7 @@ class Predictor:
         for run_dir in map(Path, run_dirs):
             run = runs.load_run(run_dir)  # Refuses folders that are not runs.
             model = run.load_model()
-            flip = get_preset(run.config.get("preset", "seed")).flip_test_time
+            flip = get_preset(run.config.train.preset).flip_test_time
             for head in model_heads(model):
                 if head in models:
                     raise ValueError(f"runs {sources[head].name} and {run.run_id} both predict {head}; give one run per head")
@@ -73,7 +74,7 @@ class Predictor:
 
     @property
     def heads(self) -> tuple[str, ...]:
-        return tuple(head for head in ("gender", "age") if head in self.models)
+        return ordered_heads(self.models)
 
     def predict(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """`gender` P(female) and/or `age` in years, (n,) float each, for (n, 48, 48, 1) uint8 crops."""
@@ -81,10 +82,9 @@ class Predictor:
         predicted = {}
         for model_id, graph in self._graphs.items():
             heads = [head for head in self.heads if id(self.models[head]) == model_id]
-            outputs = graph(faces, training=False)
-            mirrored = graph(np.ascontiguousarray(faces[:, :, ::-1]), training=False) if self.flipped_heads & set(heads) else None
-            for head in heads:
-                predicted[head] = head_values(outputs, mirrored if head in self.flipped_heads else None)[head]
+            # The heads of one model come from one run, so they share its flip setting.
+            values = flip_averaged(lambda batch: graph(batch, training=False), faces, heads[0] in self.flipped_heads)
+            predicted.update({head: values[head] for head in heads})
         return predicted
 
 

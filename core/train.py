@@ -1,10 +1,12 @@
 """Command line: train a model and evaluate it on its test split.
 
     python -m core.train --task gender --epochs 2 --limit 4000 --csv ../shared/data/age_gender.csv.gz
+    python -m core.train --config runs/<run_id>/config.json --seed 7   # a saved run's settings, one changed
 
 Progress goes to the terminal; the last line is one JSON object:
 {"run_dir": ..., "status": ..., "test": {"accuracy": ..., "mae": ...}}.
 Ctrl-C or SIGTERM stops after the current batch and keeps the best model.
+The setting flags are `core.config.TrainConfig`'s fields.
 """
 
 from __future__ import annotations
@@ -17,26 +19,46 @@ from pathlib import Path
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
-from core.config import TASKS, TrainConfig, default_csv_path
-from core.presets import DEFAULT_PRESET, PRESETS
+from core.config import TrainConfig, default_csv_path, setting_flags
 
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--task", choices=TASKS, default=TrainConfig.task)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
-    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's")
-    parser.add_argument("--limit", type=int, default=None, help="use a seeded random sample of N rows")
-    parser.add_argument("--csv", type=Path, default=None, help=f"face CSV (default {default_csv_path()})")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
-    parser.add_argument("--learning-rate", type=float, default=None, help="default: the preset's")
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--patience", type=int, default=None, help="epochs without improvement before stopping (default: the preset's)")
+    settings = parser.add_argument_group("settings (default: the --config file's, else core.config.TrainConfig's)")
+    for flag, field in setting_flags():
+        default = "" if field.default in (None, "") else f" (default: {field.default})"
+        settings.add_argument(
+            flag,
+            dest=field.name,
+            type=field.metadata["type"],
+            choices=field.metadata["choices"],
+            default=None,  # None: not given on the command line.
+            help=field.metadata["help"] + default,
+        )
+    parser.add_argument("--config", type=Path, default=None, help="start from the settings of this config.json (a run's)")
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts")
     return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The settings of --config (if given), overridden by the flags given; a ValueError if they are not valid."""
+    values = {}
+    if args.config is not None:
+        saved = runs.read_json(args.config)
+        if saved is None:
+            raise ValueError(f"--config {args.config}: no readable JSON file there")
+        values = TrainConfig.from_json(saved).to_json()
+    given = {field.name: getattr(args, field.name) for _, field in setting_flags() if getattr(args, field.name) is not None}
+    if "preset" in given:
+        # A new preset brings its own epochs, batch size, learning rate and patience, unless given too.
+        for name in ("epochs", "batch_size", "learning_rate", "patience"):
+            values.pop(name, None)
+    values.update(given)
+    values["csv_path"] = str(values.get("csv_path") or default_csv_path())
+    return TrainConfig(**values)
 
 
 def make_strategy(name: str):
@@ -52,18 +74,8 @@ def make_strategy(name: str):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        config = TrainConfig(
-            task=args.task,
-            preset=args.preset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            seed=args.seed,
-            limit=args.limit,
-            csv_path=str(args.csv or default_csv_path()),
-            patience=args.patience,
-        )
-    except ValueError as error:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -77,7 +89,7 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(json.dumps({"run_dir": str(run_dir), "status": runs.FAILED, "error": str(error)}))
         return 1
-    print(json.dumps(result))
+    print(json.dumps(result.to_json()))
     return 0
 
 

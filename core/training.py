@@ -2,7 +2,7 @@
 
     from core.config import TrainConfig
     result = train(TrainConfig(task="gender", epochs=2, limit=4000, csv_path="..."))
-    result["run_dir"], result["status"], result["test"]
+    result.run_dir, result.status, result.test   # a TrainResult
 
 A run can be stopped from outside with `core.runs.request_stop(run_dir)` (the
 CLI also turns SIGTERM / Ctrl-C into that request): it ends after the current
@@ -13,6 +13,7 @@ run `failed` with the message and is raised again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -23,13 +24,13 @@ import tensorflow as tf
 
 from core import runs
 from core.augment import make_dataset
-from core.batch_inference import BatchPredictor, calibration_sample, save_int8
+from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
 from core.config import TrainConfig
-from core.data import FaceData, load_faces, sample_rows
+from core.data import FaceData, load_faces, sample_rows, seeded_sample
 from core.evaluation import predictions_frame, summarize
-from core.models import HEADS_BY_TASK, build_model, compile_model, dtype_policy_for, float32_copy
+from core.models import build_model, compile_model, dtype_policy_for, float32_copy
 from core.presets import get_preset
-from core.splits import make_split
+from core.splits import Split, make_split
 
 # What decides the best epoch, per task: (canonical log key, "max" or "min").
 MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": ("val_loss", "min")}
@@ -71,22 +72,21 @@ class HistoryWriter(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = batch + 1
         if step % self.every_batches == 0 or step == self.steps_per_epoch:
-            self._write("batch", batch=step, **canonical_logs(logs, self.heads))
+            self._write("batch", batch=step, metrics=canonical_logs(logs, self.heads))
 
     def on_epoch_end(self, epoch, logs=None):
         # An epoch cut short by a stop request has training metrics over a few batches only.
-        partial = {"partial": True} if self.watcher.stopped else {}
-        self._write("epoch", **partial, **canonical_logs(logs, self.heads))
+        self._write("epoch", partial=self.watcher.stopped, metrics=canonical_logs(logs, self.heads))
 
     def _write(self, kind: str, **values):
-        record = {
-            "kind": kind,
-            "epoch": self.epoch,
-            "epochs": self.epochs,
-            "steps": self.steps_per_epoch,
-            "elapsed": round(time.time() - self.started, 3),
+        record = runs.HistoryRecord(
+            kind=kind,
+            epoch=self.epoch,
+            epochs=self.epochs,
+            steps=self.steps_per_epoch,
+            elapsed=round(time.time() - self.started, 3),
             **values,
-        }
+        )
         runs.append_history(self.run_dir, record)
 
 
@@ -146,62 +146,82 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
     os.replace(temp_path, path)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    status: str  # runs.COMPLETED or runs.STOPPED
+    test: dict[str, float]  # `accuracy` and/or `mae` on the test split; empty if stopped before a whole epoch
+
+    def to_json(self) -> dict:
+        return {"run_dir": str(self.run_dir), "status": self.status, "test": self.test}
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedData:
+    faces: FaceData
+    split: Split
+    config: runs.RunConfig  # with the data's provenance
+
+
 def train(
     config: TrainConfig,
     run_dir: Path | None = None,
     strategy: tf.distribute.Strategy | None = None,
     verbose: int = 2,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
-) -> dict:
-    """Train `config` into `run_dir` (a new one under runs/ by default).
+) -> TrainResult:
+    """Train `config` into `run_dir` (a new one under runs/ by default): prepare the data, fit, export and score.
 
     `callbacks` are added to Keras' own (benchmarks use this to time quality per epoch).
-    Returns {"run_dir", "status", "test": {headline metrics}}.
     """
     run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config.task, config.preset)
     run_dir.mkdir(parents=True, exist_ok=True)
     runs.clear_results(run_dir)
     # Written before the data loads, so the run is visible (and "the active run") at once.
-    runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "created_at": runs.now_iso()})
+    runs.write_config(run_dir, runs.RunConfig(train=config, created_at=runs.now_iso()))
     runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
     try:
-        status, test = _train(config, run_dir, strategy, verbose, callbacks)
+        data = prepare_data(config, run_dir)
+        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks)
+        test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
         runs.write_status(run_dir, runs.FAILED, ended_at=runs.now_iso(), error=message)
         raise
+    status = runs.STOPPED if watcher.stopped else runs.COMPLETED
     runs.write_status(run_dir, status, ended_at=runs.now_iso())
-    return {"run_dir": str(run_dir), "status": status, "test": test}
+    return TrainResult(run_dir, status, test)
 
 
-def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks) -> tuple[str, dict]:
+def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
+    """Load the CSV, sample and split it, and record both (split.npz, the provenance in config.json)."""
     csv_path = Path(config.csv_path).resolve()
     faces, report = load_faces(csv_path)
     rows = sample_rows(len(faces), config.limit, config.seed)
     split = make_split(rows, faces.gender, faces.age, config.seed)
     split.save(run_dir / runs.SPLIT_FILE)
-    heads = HEADS_BY_TASK[config.task]
-    dtype_policy = dtype_policy_for(config.preset)
-    runs.write_json_atomic(
-        run_dir / runs.CONFIG_FILE,
-        {
-            **runs.read_json(run_dir / runs.CONFIG_FILE),
-            "csv_path": str(csv_path),
-            "data_hash": report.file_hash,
-            "rows_in_file": report.rows_read,
-            "rows_used": len(rows),
-            "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
-            "heads": list(heads),
-            "dtype_policy": dtype_policy,
-            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        },
+    run_config = dataclasses.replace(
+        runs.read_config(run_dir),
+        train=dataclasses.replace(config, csv_path=str(csv_path)),
+        data_hash=report.file_hash,
+        rows_in_file=report.rows_read,
+        rows_used=len(rows),
+        split_sizes={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        dtype_policy=dtype_policy_for(config.preset),
+        versions={"tensorflow": tf.__version__, "keras": keras.__version__},
     )
+    runs.write_config(run_dir, run_config)
+    return PreparedData(faces, split, run_config)
 
+
+def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks) -> tuple[keras.Model, BestModelKeeper, StopWatcher]:
+    """Build the preset's model and fit it, writing the history and the best model as it goes."""
+    config, faces, split, heads = data.config.train, data.faces, data.split, data.config.heads
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
     age_bias = float(faces.age[split.train].mean())
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_model(config.preset, config.task, age_bias=age_bias, dtype_policy=dtype_policy)
+        model = build_model(config.preset, config.task, age_bias=age_bias, dtype_policy=data.config.dtype_policy)
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, heads), config.batch_size, True, config.seed)
@@ -211,30 +231,22 @@ def _train(config: TrainConfig, run_dir: Path, strategy, verbose: int, callbacks
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
     history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher)
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[watcher, history, keeper, *callbacks], verbose=verbose)
+    return model, keeper, watcher
 
-    status = runs.STOPPED if watcher.stopped else runs.COMPLETED
-    if keeper.best_weights is None:
-        return status, {}  # Stopped before the first validation: nothing worth evaluating.
+
+def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, keeper: BestModelKeeper) -> dict[str, float]:
+    """Save the best model's int8 copy and score the test split with it (metrics.json, predictions.csv).
+
+    The test predictions come from the int8 copy, so the metrics are those of what batch inference serves.
+    """
+    config, faces, split = data.config.train, data.faces, data.split
     keeper.restore_best()
-    # Test predictions come from the int8 copy, so the metrics are those of what batch inference serves.
     int8_path = run_dir / runs.INT8_MODEL_FILE
-    save_int8(float32_copy(model), faces.as_float(calibration_sample(split.train, config.seed)), int8_path)
+    save_int8(float32_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
     flip = get_preset(config.preset).flip_test_time
     frame = predictions_frame(faces, split.test, BatchPredictor(int8_path).predict(faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     summary = summarize(frame)
-    runs.write_json_atomic(
-        run_dir / runs.METRICS_FILE,
-        {
-            "task": config.task,
-            "preset": config.preset,
-            "best_epoch": keeper.best_epoch,
-            "monitor": {"name": monitor, "value": keeper.best_value},
-            "test": summary,
-        },
-    )
-    return status, headline(summary)
-
-
-def headline(summary: dict) -> dict:
-    return {key: summary[key] for key in ("accuracy", "mae") if key in summary}
+    metrics = runs.RunMetrics(config.task, config.preset, keeper.best_epoch, keeper.monitor, keeper.best_value, summary)
+    runs.write_metrics(run_dir, metrics)
+    return summary.headline()

@@ -1,27 +1,23 @@
-"""Which test faces the Explain page explains, and maps averaged over groups of faces; Streamlit-free.
+"""Which test faces the Explain page explains, and which groups of them it averages maps over; Streamlit-free.
 
     picked = worst_faces(frame, "age", count=4)              # largest age errors of a labelled predictions frame
     picked = faces_by_row_id(frame, parse_row_ids("12, 40"))  # faces typed in or chosen on other pages
-    groups = group_samples(frame, "gender_name", per_group=64, seed=0)
-    averages = group_averages(explainer, images, groups, "gradcam")
+    groups = group_samples(frame, "gender_name", per_group=64, seed=0)  # for core.cam_maps.group_averages
 
-`frame` is a run's predictions as `dashboard.tables.label_predictions` gives
+`frame` is a run's predictions as `core.evaluation.label_predictions` gives
 them; row ids are positions in the loaded CSV (`FaceData.images[row_id]`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
 import pandas as pd
 
-from dashboard.selection import sample_positions, sort_predictions
+from core.data import seeded_sample
+from dashboard.selection import sort_predictions
 
-# Labels of core.cams.METHODS (the page must not import core.cams, and with it
-# TensorFlow, before it knows there is a model to explain; a test keeps the two in step).
-METHOD_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "saliency": "Saliency"}
 WORST = {"age": "Largest age error first", "gender": "Most confident gender mistakes first"}
 
 
@@ -58,43 +54,6 @@ def group_samples(frame: pd.DataFrame, column: str, per_group: int, seed: int = 
     if per_group < 1:
         raise ValueError(f"per_group must be at least 1, got {per_group}")
     return {
-        str(value): sample_positions(group["row_id"].to_numpy(), per_group, seed)
+        str(value): seeded_sample(group["row_id"].to_numpy(), per_group, seed)
         for value, group in frame.groupby(column, observed=True, sort=True)
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class GroupAverage:
-    label: str
-    count: int
-    mean_face: np.ndarray  # (48, 48, 1) uint8
-    mean_map: np.ndarray  # (48, 48) float32 in [0, 1], scaled to its maximum like each single map
-
-
-def group_averages(explainer, images: np.ndarray, groups: dict[str, np.ndarray], method: str) -> list[GroupAverage]:
-    """The mean face and mean map of each group, the maps made by one `core.cams.Explainer` call.
-
-    A face in several groups (a woman in her twenties is in 'female' and
-    '20-29') is explained once.
-
-    Args:
-        explainer: a core.cams.Explainer.
-        images: (n, 48, 48, 1) uint8 faces indexed by row id.
-        groups: label -> row ids, as `group_samples` gives.
-    """
-    row_ids = (
-        np.unique(np.concatenate([np.asarray(rows, dtype=int) for rows in groups.values()])) if groups else np.array([], int)
-    )
-    if len(row_ids) == 0:
-        return []
-    maps = explainer.heatmaps(images[row_ids], method)  # (n, 48, 48)
-    position = {row_id: index for index, row_id in enumerate(row_ids)}
-    averages = []
-    for label, rows in groups.items():
-        chosen = [position[row_id] for row_id in rows]
-        mean_face = np.rint(images[row_ids[chosen]].astype(np.float32).mean(axis=0)).astype(np.uint8)
-        mean_map = maps[chosen].mean(axis=0)
-        # Maps that disagree average out to a faint map; scaled back to 1 its pattern stays visible.
-        peak = float(mean_map.max())
-        averages.append(GroupAverage(label, len(chosen), mean_face, mean_map / peak if peak > 0 else mean_map))
-    return averages

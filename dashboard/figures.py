@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from core.data import ETHNICITIES, GENDERS
 from core.evaluation import AGE_BUCKET_LABELS
+from core.runs import HistoryRecord
 
 GENDER_COLORS = {"male": "#2f6db5", "female": "#d2527f", "all": "#9aa5b1"}
 TRAIN_COLOR, VALIDATION_COLOR = "#2f6db5", "#e07b39"
@@ -79,38 +80,36 @@ def age_by_gender_box(age: np.ndarray, gender: np.ndarray) -> go.Figure:
     return _layout(figure, "Age by gender")
 
 
-def _curve_x(records: list[dict]) -> list[float]:
+def _curve_x(records: list[HistoryRecord]) -> list[float]:
     """Epochs as a continuous axis: batch 120 of 480 in epoch 3 sits at 2.25."""
-    return [
-        record["epoch"] - 1 + record.get("batch", record.get("steps", 1)) / max(1, record.get("steps", 1)) for record in records
-    ]
+    return [record.epoch - 1 + record.batches_done / max(1, record.steps) for record in records]
 
 
-def curve_metrics(history: list[dict]) -> list[str]:
+def curve_metrics(history: list[HistoryRecord]) -> list[str]:
     """Metric keys (without `val_`) found in a history, loss first."""
-    keys = {key.removeprefix("val_") for record in history for key in record if key.removeprefix("val_") in CURVE_TITLES}
+    keys = {key.removeprefix("val_") for record in history for key in record.metrics}
     return [key for key in CURVE_TITLES if key in keys]
 
 
-def complete_epochs(history: list[dict]) -> list[dict]:
+def complete_epochs(history: list[HistoryRecord]) -> list[HistoryRecord]:
     """Epoch records, less one cut short by Stop (its training metrics cover a few batches only)."""
-    return [record for record in history if record.get("kind") == "epoch" and not record.get("partial")]
+    return [record for record in history if record.is_complete_epoch]
 
 
-def training_curves(history: list[dict]) -> go.Figure:
+def training_curves(history: list[HistoryRecord]) -> go.Figure:
     """Training and validation loss and metrics, one panel each, from history.jsonl records."""
     metrics = curve_metrics(history) or ["loss"]
     figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=[CURVE_TITLES[key] for key in metrics])
-    batches = [record for record in history if record.get("kind") == "batch"]
+    batches = [record for record in history if record.kind == "batch"]
     epochs = complete_epochs(history)
-    epoch_numbers = [record["epoch"] for record in epochs]
+    epoch_numbers = [record.epoch for record in epochs]
     for column, key in enumerate(metrics, start=1):
         # (x, y, legend name, line style, opacity, mode) of each curve in this panel.
         batch_line, val_line = {"color": TRAIN_COLOR, "width": 1}, {"color": VALIDATION_COLOR}
         curves = (
-            (_curve_x(batches), [r.get(key) for r in batches], "train (running, per batch)", batch_line, 0.45, "lines"),
-            (epoch_numbers, [r.get(key) for r in epochs], "train (epoch)", {"color": TRAIN_COLOR}, 1.0, "lines+markers"),
-            (epoch_numbers, [r.get(f"val_{key}") for r in epochs], "validation", val_line, 1.0, "lines+markers"),
+            (_curve_x(batches), [r.metrics.get(key) for r in batches], "train (running, per batch)", batch_line, 0.45, "lines"),
+            (epoch_numbers, [r.metrics.get(key) for r in epochs], "train (epoch)", {"color": TRAIN_COLOR}, 1.0, "lines+markers"),
+            (epoch_numbers, [r.metrics.get(f"val_{key}") for r in epochs], "validation", val_line, 1.0, "lines+markers"),
         )  # fmt: skip
         for x, y, name, line, opacity, mode in curves:
             figure.add_scatter(
@@ -130,24 +129,24 @@ def training_curves(history: list[dict]) -> go.Figure:
     return _layout(figure, "", height=360)
 
 
-def compare_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:
+def compare_curves(histories: dict[str, list[HistoryRecord]], metric: str) -> go.Figure:
     """One metric per epoch for several runs: validation solid, training dotted."""
     figure = go.Figure()
     colors = px.colors.qualitative.Plotly
     for index, (name, history) in enumerate(histories.items()):
         epochs = complete_epochs(history)
         color = colors[index % len(colors)]
-        x = [record["epoch"] for record in epochs]
+        x = [record.epoch for record in epochs]
         figure.add_scatter(
             x=x,
-            y=[record.get(f"val_{metric}") for record in epochs],
+            y=[record.metrics.get(f"val_{metric}") for record in epochs],
             mode="lines+markers",
             name=f"{name} (validation)",
             line={"color": color},
         )
         figure.add_scatter(
             x=x,
-            y=[record.get(metric) for record in epochs],
+            y=[record.metrics.get(metric) for record in epochs],
             mode="lines",
             name=f"{name} (train)",
             line={"color": color, "dash": "dot"},

@@ -7,7 +7,8 @@
 The dashboard trains through the command line, the same code path users
 script, in its own process group: it survives page reloads, can be stopped,
 and gives its TensorFlow memory back when it ends. Its output goes to
-`train.log` in the run directory. At most one training runs at a time per
+`train.log` in the run directory. The settings travel as the run's own
+config.json (`--config`), so the dashboard never re-types the CLI's flags. At most one training runs at a time per
 runs folder; `core.runs.active_run` tells every session which one.
 """
 
@@ -25,7 +26,6 @@ from pathlib import Path
 from core import runs
 from core.config import PROJECT_ROOT, TrainConfig, runs_dir
 
-LOG_FILE = "train.log"
 LOCK_FILE = ".launch.lock"
 
 
@@ -33,27 +33,9 @@ class TrainingBusy(ValueError):
     """Another training is running; only one at a time is allowed."""
 
 
-def train_command(config: TrainConfig, run_dir: Path) -> list[str]:
-    """The command line that trains `config` into `run_dir`."""
-    if not config.csv_path:
-        raise ValueError("The training config has no csv_path: choose a data file first")
-    command = [
-        sys.executable,
-        "-m",
-        "core.train",
-        "--task", config.task,
-        "--preset", config.preset,
-        "--epochs", str(config.epochs),
-        "--batch-size", str(config.batch_size),
-        "--learning-rate", repr(config.learning_rate),
-        "--seed", str(config.seed),
-        "--patience", str(config.patience),
-        "--csv", str(config.csv_path),
-        "--run-dir", str(run_dir),
-    ]  # fmt: skip
-    if config.limit is not None:
-        command += ["--limit", str(config.limit)]
-    return command
+def train_command(run_dir: Path) -> list[str]:
+    """The command line that trains the config saved in `run_dir` into `run_dir`."""
+    return [sys.executable, "-m", "core.train", "--config", str(Path(run_dir) / runs.CONFIG_FILE), "--run-dir", str(run_dir)]
 
 
 @contextlib.contextmanager
@@ -76,6 +58,8 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
         ValueError: the config has no CSV, or the CSV does not exist.
     """
     parent = Path(parent) if parent is not None else runs_dir()
+    if not config.csv_path:
+        raise ValueError("The training config has no csv_path: choose a data file first")
     if not Path(config.csv_path).is_file():
         raise ValueError(f"No CSV file at {config.csv_path}: choose a data file on the Data page")
     with _launch_lock(parent):
@@ -83,13 +67,13 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
         if running is not None:
             raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
         run_dir = runs.new_run_dir(config.task, config.preset, parent)
-        # The trainer writes its own config.json and status.json only once
-        # TensorFlow has loaded, seconds from now; until then these make the run
-        # visible (and count as "the active run") to every session.
-        runs.write_json_atomic(run_dir / runs.CONFIG_FILE, {**config.to_dict(), "launched_from": "dashboard"})
-        with open(run_dir / LOG_FILE, "wb") as log:
+        # The trainer reads its settings from this config.json, and completes it
+        # and status.json once TensorFlow has loaded, seconds from now; until then
+        # these make the run visible (and count as "the active run") to every session.
+        runs.write_config(run_dir, runs.RunConfig(train=config))
+        with open(run_dir / runs.LOG_FILE, "wb") as log:
             process = subprocess.Popen(
-                train_command(config, run_dir),
+                train_command(run_dir),
                 cwd=PROJECT_ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -114,8 +98,8 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     before it could, such as one killed or refused by the command line.
     """
     code = process.wait()
-    status = runs.read_json(run_dir / runs.STATUS_FILE) or {}
-    if status.get("state") == runs.RUNNING and status.get("pid") == process.pid:
+    status = runs.read_status(run_dir)
+    if status.state == runs.RUNNING and status.pid == process.pid:
         last_line = (log_tail(run_dir, 1) or "no output").strip()
         runs.write_status(
             run_dir, runs.FAILED, ended_at=runs.now_iso(), error=f"the training process exited with code {code}: {last_line}"
@@ -125,7 +109,7 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
 def log_tail(run_dir: Path, lines: int = 30) -> str:
     """The last `lines` lines of the run's train.log ('' when there is none)."""
     try:
-        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+        text = (Path(run_dir) / runs.LOG_FILE).read_text(errors="replace")
     except FileNotFoundError:
         return ""
     # Keras progress bars redraw with carriage returns; keep only the final state of each line.
@@ -155,16 +139,12 @@ class Progress:
         return self.elapsed * (1 - self.fraction) / self.fraction
 
 
-def progress(history: list[dict]) -> Progress | None:
+def progress(history: list[runs.HistoryRecord]) -> Progress | None:
     """Where training stands, from history.jsonl records (None before the first one)."""
     if not history:
         return None
     last = history[-1]
-    steps = int(last.get("steps", 0))
-    batch = steps if last.get("kind") == "epoch" else int(last.get("batch", 0))
-    return Progress(
-        epoch=int(last["epoch"]), epochs=int(last["epochs"]), batch=batch, steps=steps, elapsed=float(last["elapsed"])
-    )
+    return Progress(epoch=last.epoch, epochs=last.epochs, batch=last.batches_done, steps=last.steps, elapsed=last.elapsed)
 
 
 def format_seconds(seconds: float | None) -> str:

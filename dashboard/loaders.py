@@ -26,9 +26,8 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
+from core.cam_maps import GroupAverage, group_averages as average_groups
 from core.data import FaceData, LoadReport, load_faces
-from dashboard import explaining
-from dashboard.tables import label_predictions
 
 if TYPE_CHECKING:
     from core.cams import Explainer
@@ -58,18 +57,17 @@ def load_data(path: str | Path) -> tuple[FaceData, LoadReport]:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _predictions(path: str, modified_ns: int) -> pd.DataFrame:
-    return label_predictions(pd.read_csv(path))
+def _predictions(run_dir: str, modified_ns: int) -> pd.DataFrame:
+    return runs.read_predictions(Path(run_dir))
 
 
 def load_predictions(run: runs.RunInfo) -> pd.DataFrame | None:
     """A run's test-set predictions with labels, age buckets and absolute errors (None if it has none)."""
-    path = run.run_dir / runs.PREDICTIONS_FILE
     try:
-        modified_ns = path.stat().st_mtime_ns
+        modified_ns = (run.run_dir / runs.PREDICTIONS_FILE).stat().st_mtime_ns
     except FileNotFoundError:
         return None
-    return _predictions(str(path), modified_ns)
+    return _predictions(str(run.run_dir), modified_ns)
 
 
 def model_key(run_dirs: list[Path]) -> ModelKey:
@@ -154,15 +152,13 @@ def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str) -> tuple[
 @st.cache_resource(max_entries=16, show_spinner="Averaging maps over a sample of test faces…")
 def _group_averages(
     key: ModelKey, head: str, method: str, data_hash: str, groups: tuple[tuple[str, tuple[int, ...]], ...], _images: np.ndarray
-) -> list[explaining.GroupAverage]:
+) -> list[GroupAverage]:
     explainer = _explainer(key, head, _predictor(key))
-    return explaining.group_averages(explainer, _images, {label: np.array(rows) for label, rows in groups}, method)
+    return average_groups(explainer, _images, {label: np.array(rows) for label, rows in groups}, method)
 
 
-def group_averages(
-    run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]
-) -> list[explaining.GroupAverage]:
-    """The mean face and mean map of each group of a run's test faces (explaining.group_averages), kept."""
+def group_averages(run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]) -> list[GroupAverage]:
+    """The mean face and mean map of each group of a run's test faces (core.cam_maps.group_averages), kept."""
     frozen_groups = tuple((label, tuple(int(row_id) for row_id in rows)) for label, rows in groups.items())
-    data_hash = str(run.config.get("data_hash", run.config.get("csv_path", "")))
-    return _group_averages(model_key([run.run_dir]), head, method, data_hash, frozen_groups, faces.images)
+    # The faces are a CSV's rows; its hash (checked against the run's by the page) keys them.
+    return _group_averages(model_key([run.run_dir]), head, method, run.config.data_hash or "", frozen_groups, faces.images)

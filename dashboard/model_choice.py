@@ -10,18 +10,15 @@ model kept) and has its model.keras.
 from __future__ import annotations
 
 from core import runs
-
-TASKS = ("both", "gender", "age")
-FINISHED = (runs.COMPLETED, runs.STOPPED)
+from core.config import TASKS
 
 
 def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:
     """The finished runs with a model, by task, in the order given (list_runs gives newest first)."""
     usable = {task: [] for task in TASKS}
     for run in run_list:
-        task = run.config.get("task")
-        if task in usable and run.state in FINISHED and run.has_model:
-            usable[task].append(run)
+        if run.is_usable:
+            usable[run.task].append(run)
     return usable
 
 

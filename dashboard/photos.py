@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
+from core.images import check_rgb
 from core.predict import FacePrediction, PhotoPrediction
 
 # The page shows photos at most this wide; a 12-megapixel original would only
@@ -25,7 +26,7 @@ DISPLAY_MAX_SIDE = 1024
 # Box colours by predicted gender (colour-blind-safe blue and orange); a face
 # without a gender prediction (an age-only model) gets the neutral one.
 BOX_COLOURS = {"male": (0, 114, 178), "female": (230, 159, 0), None: (0, 158, 115)}
-TABLE_COLUMNS = ("image", "face", "x", "y", "width", "height", "detector_confidence", "age", "gender", "p_female")
+BOX_COLUMNS = ("x", "y", "width", "height")
 
 
 def face_label(number: int, face: FacePrediction) -> str:
@@ -56,8 +57,7 @@ def annotated_photo(rgb: np.ndarray, faces: Sequence[FacePrediction], max_side: 
         rgb: (H, W, 3) uint8, the photo the boxes were found in (core.images.load_rgb of the same file).
         faces: the photo's faces, boxes in the coordinates of `rgb`.
     """
-    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB photo, got {getattr(rgb, 'shape', type(rgb).__name__)}")
+    check_rgb(rgb)
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
     height, width = rgb.shape[:2]
@@ -88,7 +88,7 @@ def annotated_photo(rgb: np.ndarray, faces: Sequence[FacePrediction], max_side: 
 
 
 def faces_table(photos: Iterable[tuple[str, PhotoPrediction]]) -> pd.DataFrame:
-    """One row per face of every photo: image name, face number, box, detector confidence, age, gender, P(female).
+    """One row per face of every photo: image name, face number, box, then the face's keys in `core.predict`'s JSON.
 
     Columns of a head the models lack (age or gender) are left out; a face
     read as a whole-image chip has no detector confidence.
@@ -96,21 +96,8 @@ def faces_table(photos: Iterable[tuple[str, PhotoPrediction]]) -> pd.DataFrame:
     rows = []
     for image_name, photo in photos:
         for number, face in enumerate(photo.faces, start=1):
-            x, y, width, height = face.box
-            rows.append(
-                {
-                    "image": image_name,
-                    "face": number,
-                    "x": x,
-                    "y": y,
-                    "width": width,
-                    "height": height,
-                    "detector_confidence": None if face.detected is None else round(face.detected.confidence, 4),
-                    "age": None if face.age is None else round(face.age, 1),
-                    "gender": face.gender,
-                    "p_female": None if face.female_probability is None else round(face.female_probability, 4),
-                }
-            )
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    unpredicted = [column for column in ("age", "gender", "p_female") if len(table) and table[column].isna().all()]
-    return table.drop(columns=unpredicted)
+            values = face.to_dict()
+            box = dict(zip(BOX_COLUMNS, values.pop("box")))
+            rows.append({"image": image_name, "face": number, **box, **values})
+    columns = ["image", "face", *BOX_COLUMNS, "confidence", "age", "gender", "female_probability"]
+    return pd.DataFrame(rows, columns=[column for column in columns if not rows or any(column in row for row in rows)])

@@ -29,7 +29,6 @@ class FaceFilter:
     age_range: tuple[int, int] | None = None  # inclusive, true age in years
     genders: tuple[int, ...] | None = None
     ethnicities: tuple[int, ...] | None = None
-    age_buckets: tuple[str, ...] | None = None  # labels of core.evaluation.age_bucket
     outcome: str = "all"  # of the gender prediction
     min_abs_error: float | None = None  # keep faces whose age is off by more than this
 
@@ -49,8 +48,6 @@ class FaceFilter:
             keep &= frame["gender"].isin(self.genders).to_numpy()
         if self.ethnicities is not None:
             keep &= frame["ethnicity"].isin(self.ethnicities).to_numpy()
-        if self.age_buckets is not None:
-            keep &= frame["age_bucket"].isin(self.age_buckets).to_numpy()
         if self.outcome != "all":
             _require(frame, "gender_correct", "filter by correct / wrong gender")
             keep &= frame["gender_correct"].to_numpy(bool) == (self.outcome == "correct")
@@ -140,11 +137,3 @@ def selected_row_ids(selection) -> list[int]:
         value = custom[0] if isinstance(custom, (list, tuple)) else custom
         row_ids.append(int(value))
     return list(dict.fromkeys(row_ids))
-
-
-def sample_positions(positions: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """Up to `count` of `positions`: a seeded random pick, kept in file order."""
-    positions = np.asarray(positions)
-    if len(positions) <= count:
-        return positions
-    return np.sort(np.random.default_rng(seed).choice(positions, size=count, replace=False))

@@ -1,7 +1,7 @@
 """Tables the pages show, built from run files and predictions; Streamlit-free.
 
-    frame = label_predictions(pd.read_csv(run_dir / "predictions.csv"))
-    breakdown_table(summarize(frame)["by_age_bucket"])   # MAE / accuracy per age bucket
+    frame = core.runs.load_run(run_dir).predictions()     # labelled by core.evaluation.label_predictions
+    breakdown_table(summarize(frame).by_age_bucket)        # MAE / accuracy per age bucket
     calibration_table(frame)                               # predicted vs observed P(female)
     runs_table(list_runs())                                # the Runs page overview
 
@@ -16,25 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core import runs
-from core.data import ETHNICITIES, GENDERS
-from core.evaluation import AGE_BUCKET_LABELS, age_bucket
-
-
-def label_predictions(frame: pd.DataFrame) -> pd.DataFrame:
-    """A predictions.csv frame plus readable labels and the columns filters and sorts use."""
-    missing = [column for column in ("row_id", "age", "gender", "ethnicity") if column not in frame]
-    if missing:
-        raise ValueError(f"predictions are missing column(s) {', '.join(missing)}")
-    labelled = frame.assign(
-        age_bucket=age_bucket(frame["age"]),
-        gender_name=frame["gender"].map(GENDERS),
-        ethnicity_name=frame["ethnicity"].map(ETHNICITIES),
-    )
-    if "age_error" in labelled:
-        labelled["abs_age_error"] = labelled["age_error"].abs()
-    if "pred_gender" in labelled:
-        labelled["pred_gender_name"] = labelled["pred_gender"].map(GENDERS)
-    return labelled
+from core.data import GENDERS
+from core.evaluation import AGE_BUCKET_LABELS, Summary
 
 
 # Columns of a predictions frame worth showing in a table, in reading order.
@@ -64,7 +47,7 @@ def breakdown_table(rows: list[dict]) -> pd.DataFrame:
 ALL = "all"
 
 
-def gender_ethnicity_table(summary: dict) -> pd.DataFrame:
+def gender_ethnicity_table(summary: Summary) -> pd.DataFrame:
     """The by-gender, by-ethnicity and crossed breakdowns of a `summarize` result as one frame.
 
     Rows are (ethnicity, gender) pairs, where either may be "all": ("Asian",
@@ -72,11 +55,11 @@ def gender_ethnicity_table(summary: dict) -> pd.DataFrame:
     ("all", "female") all women and ("all", "all") the whole slice; so one
     grouped chart shows the two margins beside the crossing.
     """
-    overall = {key: summary[key] for key in ("n", "accuracy", "mae") if key in summary}
+    overall = {"n": summary.n, **summary.headline()}
     rows = [
-        *summary["by_gender_and_ethnicity"],
-        *({**row, "gender": ALL} for row in summary["by_ethnicity"]),
-        *({**row, "ethnicity": ALL} for row in summary["by_gender"]),
+        *summary.by_gender_and_ethnicity,
+        *({**row, "gender": ALL} for row in summary.by_ethnicity),
+        *({**row, "ethnicity": ALL} for row in summary.by_gender),
         {"ethnicity": ALL, "gender": ALL, **overall},
     ]
     return breakdown_table(rows)[["ethnicity", "gender", *(key for key in ("n", "accuracy", "mae") if key in overall)]]
@@ -112,10 +95,10 @@ def _parse_time(text: str | None) -> datetime.datetime | None:
 
 def run_duration_seconds(run: runs.RunInfo, now: datetime.datetime | None = None) -> float | None:
     """Seconds from start to end, or to `now` while the run goes on."""
-    started = _parse_time(run.status.get("started_at"))
+    started = _parse_time(run.status.started_at)
     if started is None:
         return None
-    ended = _parse_time(run.status.get("ended_at"))
+    ended = _parse_time(run.status.ended_at)
     if ended is None:
         if run.state != runs.RUNNING:
             return None
@@ -123,29 +106,25 @@ def run_duration_seconds(run: runs.RunInfo, now: datetime.datetime | None = None
     return max(0.0, (ended - started).total_seconds())
 
 
-def epochs_done(history: list[dict]) -> int:
-    return max((record["epoch"] for record in history if record.get("kind") == "epoch"), default=0)
-
-
 def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
     """One row per run: what it was, how it went and its test metrics."""
     rows = []
     for run in run_list:
-        test = (run.metrics or {}).get("test", {})
+        test = run.metrics.test if run.metrics else None
         rows.append(
             {
                 "run": run.run_id,
                 "status": run.state,
-                "task": run.config.get("task"),
-                "preset": run.config.get("preset"),
-                "test accuracy": test.get("accuracy"),
-                "test MAE (years)": test.get("mae"),
-                "epochs": f"{epochs_done(runs.read_history(run.run_dir))}/{run.config.get('epochs', '?')}",
-                "best epoch": (run.metrics or {}).get("best_epoch"),
+                "task": run.task,
+                "preset": run.config.train.preset,
+                "test accuracy": test and test.accuracy,
+                "test MAE (years)": test and test.mae,
+                "epochs": f"{runs.epochs_done(runs.read_history(run.run_dir))}/{run.config.train.epochs}",
+                "best epoch": run.metrics and run.metrics.best_epoch,
                 "duration (min)": _minutes(run_duration_seconds(run)),
-                "rows": run.config.get("rows_used"),
-                "test faces": test.get("n"),
-                "started (UTC)": _short_time(run.status.get("started_at")),
+                "rows": run.config.rows_used,
+                "test faces": test and test.n,
+                "started (UTC)": _short_time(run.status.started_at),
             }
         )
     return pd.DataFrame(rows)

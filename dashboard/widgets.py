@@ -106,12 +106,12 @@ def load_data_or_explain(path: Path, link_to_data_page: bool = True) -> tuple[Fa
 
 
 def describe_run(run: runs.RunInfo) -> str:
-    test = (run.metrics or {}).get("test", {})
     parts = [run.run_id, run.state]
-    if test.get("accuracy") is not None:
-        parts.append(f"accuracy {percent(test['accuracy'])}")
-    if test.get("mae") is not None:
-        parts.append(f"MAE {test['mae']:.2f}")
+    test = run.metrics.test if run.metrics else None
+    if test is not None and test.accuracy is not None:
+        parts.append(f"accuracy {percent(test.accuracy)}")
+    if test is not None and test.mae is not None:
+        parts.append(f"MAE {test.mae:.2f}")
     return " · ".join(parts)
 
 
@@ -164,14 +164,13 @@ def pick_run_with_predictions(what: str) -> tuple[runs.RunInfo, pd.DataFrame]:
 
 def run_faces_or_explain(run: runs.RunInfo) -> FaceData | None:
     """The faces a run was trained on, checked to be the same file version; None after explaining."""
-    csv_path = Path(run.config.get("csv_path", ""))
+    csv_path = Path(run.config.train.csv_path)
     loaded = load_data_or_explain(csv_path, link_to_data_page=False)
     if loaded is None:
         st.caption(f"Run {run.run_id} was trained on `{csv_path}`; put that file back there to see its faces.")
         return None
     faces, report = loaded
-    expected_hash = run.config.get("data_hash")
-    if expected_hash and expected_hash != report.file_hash:
+    if run.config.data_hash and run.config.data_hash != report.file_hash:
         st.warning(
             f"`{csv_path}` has changed since run {run.run_id} was trained, so its rows no longer match "
             "the predictions; faces are not shown."

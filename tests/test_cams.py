@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from core.cams import METHODS, Explainer, overlay
+from core.cam_maps import METHOD_LABELS, group_averages, overlay
+from core.cams import METHODS, Explainer
 from core.data import load_faces
-from core.runs import MODEL_FILE
+from core.runs import MODEL_FILE, read_predictions
 
 FACES = 16
 # Grad-CAM keeps only evidence for the score, so a face with none gets an
@@ -92,3 +93,27 @@ def test_overlay_draws_the_map_in_colour_over_the_face(faces):
     assert overlay(faces[0], heatmap, scale=1, opacity=0.0)[:, :, 0].tolist() == faces[0][:, :, 0].tolist()
     with pytest.raises(ValueError, match="does not match"):
         overlay(faces[0], np.zeros((24, 24)))
+
+
+def test_method_labels_name_every_cam_method():
+    assert tuple(METHOD_LABELS) == METHODS
+
+
+def test_group_averages_average_each_groups_maps_and_faces(explainers, tiny_both_run, shared_csv):
+    images = load_faces(shared_csv)[0].images
+    explainer = explainers["age"]
+    predictions = read_predictions(tiny_both_run)
+    groups = {name: predictions.loc[predictions["gender_name"] == name, "row_id"].to_numpy()[:8] for name in ("female", "male")}
+    groups["one face"] = groups["female"][:1]  # Also in 'female': explained once, used twice.
+    averages = group_averages(explainer, images, groups, "gradcam")
+    assert [average.label for average in averages] == ["female", "male", "one face"]
+    assert [average.count for average in averages] == [8, 8, 1]
+    for average in averages:
+        assert average.mean_face.shape == (48, 48, 1) and average.mean_face.dtype == np.uint8
+        assert average.mean_map.shape == (48, 48) and average.mean_map.min() >= 0
+    assert [average.mean_map.max() for average in averages[:2]] == pytest.approx([1.0, 1.0]), "scaled to the maximum"
+    female = groups["female"]
+    assert np.abs(averages[0].mean_face.astype(float) - images[female].mean(axis=0)).max() <= 0.5
+    single = explainer.heatmaps(images[female[:1]], "gradcam")[0]
+    assert np.allclose(averages[2].mean_map, single / single.max() if single.max() > 0 else single, atol=1e-5)
+    assert group_averages(explainer, images, {}, "gradcam") == []

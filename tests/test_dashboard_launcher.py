@@ -9,11 +9,11 @@ import pytest
 
 from core import runs
 from core.config import TrainConfig
-from core.train import parse_args
+from core.train import config_from_args, parse_args
 from dashboard import launcher
 
 
-def test_the_command_line_is_the_cli_with_every_setting(tmp_path):
+def test_the_command_line_trains_the_run_s_own_config_with_every_setting(tmp_path):
     config = TrainConfig(
         task="both",
         preset="seed",
@@ -24,21 +24,25 @@ def test_the_command_line_is_the_cli_with_every_setting(tmp_path):
         limit=900,
         patience=2,
         csv_path="/data/faces.csv.gz",
+        log_every_batches=3,
     )
-    command = launcher.train_command(config, tmp_path / "run")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runs.write_config(run_dir, runs.RunConfig(train=config))  # As start_training does.
+    command = launcher.train_command(run_dir)
     assert command[:3] == [sys.executable, "-m", "core.train"]
     args = parse_args(command[3:])  # What `python -m core.train` will make of it.
-    assert (args.task, args.preset, args.epochs, args.batch_size, args.limit) == ("both", "seed", 7, 16, 900)
-    assert (args.learning_rate, args.seed, args.patience) == (3e-4, 5, 2)
-    assert str(args.csv) == "/data/faces.csv.gz" and args.run_dir == tmp_path / "run"
-    assert "--limit" not in launcher.train_command(TrainConfig(csv_path="x.csv"), tmp_path)
+    assert config_from_args(args) == config and args.run_dir == run_dir
+
+
+def test_start_refuses_a_config_without_data(tmp_path):
     with pytest.raises(ValueError, match="no csv_path"):
-        launcher.train_command(TrainConfig(), tmp_path)
+        launcher.start_training(TrainConfig(), parent=tmp_path)
 
 
 def test_start_refuses_while_another_training_runs(tmp_path, shared_csv):
     running = runs.new_run_dir("gender", "seed", tmp_path)
-    runs.write_json_atomic(running / runs.CONFIG_FILE, TrainConfig().to_dict())
+    runs.write_config(running, runs.RunConfig(train=TrainConfig()))
     runs.write_status(running, runs.RUNNING, pid=os.getpid())  # This test's process: alive.
     with pytest.raises(launcher.TrainingBusy, match=f"Run {running.name} is still training"):
         launcher.start_training(TrainConfig(csv_path=str(shared_csv)), parent=tmp_path)
@@ -52,11 +56,11 @@ def test_start_refuses_a_missing_csv(tmp_path):
 
 def test_progress_and_eta_from_history_records():
     assert launcher.progress([]) is None
-    middle = launcher.progress([{"kind": "batch", "epoch": 2, "epochs": 4, "steps": 20, "batch": 10, "elapsed": 30.0}])
+    middle = launcher.progress([runs.HistoryRecord("batch", epoch=2, epochs=4, steps=20, elapsed=30.0, batch=10)])
     assert (middle.epoch, middle.batch) == (2, 10)
     assert middle.fraction == pytest.approx(30 / 80)
     assert middle.eta_seconds == pytest.approx(50.0)
-    end_of_epoch = launcher.progress([{"kind": "epoch", "epoch": 4, "epochs": 4, "steps": 20, "elapsed": 80.0}])
+    end_of_epoch = launcher.progress([runs.HistoryRecord("epoch", epoch=4, epochs=4, steps=20, elapsed=80.0)])
     assert end_of_epoch.fraction == 1.0 and end_of_epoch.eta_seconds == 0
 
 
@@ -65,6 +69,6 @@ def test_format_seconds():
 
 
 def test_log_tail_keeps_the_final_state_of_redrawn_lines(tmp_path):
-    (tmp_path / launcher.LOG_FILE).write_text("Epoch 1/2\n1/9 ━━\r5/9 ━━━━\r9/9 ━━━━━━ done\nlast line\n")
+    (tmp_path / runs.LOG_FILE).write_text("Epoch 1/2\n1/9 ━━\r5/9 ━━━━\r9/9 ━━━━━━ done\nlast line\n")
     assert launcher.log_tail(tmp_path, 2) == "9/9 ━━━━━━ done\nlast line"
     assert launcher.log_tail(tmp_path / "missing") == ""

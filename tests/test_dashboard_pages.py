@@ -13,6 +13,7 @@ import os
 import pandas as pd
 import pytest
 
+from core.config import TASKS
 from core.evaluation import age_bucket
 from core.presets import DEFAULT_PRESET, get_preset
 from tests.conftest import SHARED_CSV
@@ -144,7 +145,7 @@ def test_data_page_shows_an_unreadable_csv_as_a_message(tmp_path, no_runs):
 
 def test_train_page_offers_the_settings_and_says_what_to_do(no_runs):
     app = open_page("train")
-    assert app.selectbox(key="train-task").options == ["gender", "age", "both"]
+    assert app.selectbox(key="train-task").options == list(TASKS)
     assert app.selectbox(key="train-preset").value == DEFAULT_PRESET
     assert app.number_input(key="train-epochs").value == get_preset(DEFAULT_PRESET).epochs
     assert not button(app, "Start training").disabled

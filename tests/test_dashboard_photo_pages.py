@@ -13,7 +13,8 @@ from core.evaluation import age_bucket
 from core.faces import NO_FACE_MESSAGE
 from core.predict import Predictor, predict_photo
 from dashboard import widgets
-from dashboard.tables import label_predictions, prediction_caption
+from core.runs import read_predictions
+from dashboard.tables import prediction_caption
 from tests.conftest import SHARED_CSV
 from tests.dashboard_apptest import button, images_shown, open_page, runs_folder, texts
 from tests.image_kinds import framed, png_header
@@ -64,7 +65,7 @@ def column_titles(app) -> list[str]:
 
 
 def caption_of(run_dir, position: int) -> str:
-    row = list(label_predictions(pd.read_csv(run_dir / "predictions.csv")).itertuples())[position]
+    row = list(read_predictions(run_dir).itertuples())[position]
     return f"{prediction_caption(row)} · row {row.row_id}"
 
 
@@ -92,7 +93,7 @@ def test_predict_page_finds_the_face_in_an_uploaded_photo_with_age_gender_and_ca
     assert table[["image", "face"]].values.tolist() == [["portrait.jpg", 1]]
     assert table.loc[0, ["x", "y", "width", "height"]].tolist() == list(face.box)
     assert table.loc[0, "age"] == pytest.approx(face.age, abs=0.05)
-    assert table.loc[0, "p_female"] == pytest.approx(face.female_probability, abs=5e-5)
+    assert table.loc[0, "female_probability"] == pytest.approx(face.female_probability, abs=5e-5)
     assert table.loc[0, "gender"] == face.gender
     assert texts(app, "markdown")[0].startswith(f"**Face 1 · {face.gender} ")
     # The photo with its box, then the crop, a gender CAM and an age CAM.
@@ -134,7 +135,7 @@ def test_predict_page_reads_a_faceless_image_whole_when_asked(runs_dir, plain_ph
     assert not app.exception
     table = faces_shown(app)
     assert table.loc[0, ["x", "y", "width", "height"]].tolist() == [50, 0, 200, 200], "the central square"
-    assert pd.isna(table.loc[0, "detector_confidence"]) and table.loc[0, "age"] > 0
+    assert pd.isna(table.loc[0, "confidence"]) and table.loc[0, "age"] > 0
 
 
 def test_predict_page_uses_a_gender_run_and_an_age_run_and_the_camera(runs_dir, face_photo):
@@ -151,7 +152,7 @@ def test_predict_page_uses_a_gender_run_and_an_age_run_and_the_camera(runs_dir, 
     table = faces_shown(app)
     assert table.loc[0, "image"] == "camera.jpg"
     assert table.loc[0, "age"] == pytest.approx(expected.age, abs=0.05)
-    assert table.loc[0, "p_female"] == pytest.approx(expected.female_probability, abs=5e-5)
+    assert table.loc[0, "female_probability"] == pytest.approx(expected.female_probability, abs=5e-5)
 
     app.selectbox(key="predict-age-run").select_index(0)  # "none" (AppTest cannot select None by value)
     app.run()

@@ -5,18 +5,14 @@ from __future__ import annotations
 import io
 import json
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from core import runs
-from core.cams import METHODS, Explainer
-from core.data import load_faces
 from core.predict import FacePrediction, PhotoPrediction
 from dashboard import explaining, model_choice
 from dashboard.photos import BOX_COLOURS, annotated_photo, face_label, face_numbers, faces_table
-from dashboard.tables import label_predictions
 
 GREY = 128
 
@@ -68,7 +64,7 @@ def test_a_label_at_the_top_edge_goes_inside_the_box():
 
 
 def test_annotated_photo_refuses_what_is_not_an_rgb_photo():
-    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB photo, got \(10, 10\)"):
+    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB image, got ndarray \(10, 10\)"):
         annotated_photo(np.zeros((10, 10), np.uint8), [])
 
 
@@ -76,23 +72,12 @@ def test_the_faces_table_has_a_row_per_face_of_every_photo():
     first = PhotoPrediction(640, 480, [face((10, 20, 30, 40)), face((100, 20, 30, 40), age=61.26, female_probability=0.123456)])
     second = PhotoPrediction(200, 200, [face((0, 0, 200, 200), female_probability=0.5)], message="read whole")
     table = faces_table([("party.jpg", first), ("empty.png", PhotoPrediction(9, 9, [], "no face")), ("chip.png", second)])
-    assert list(table.columns) == [
-        "image",
-        "face",
-        "x",
-        "y",
-        "width",
-        "height",
-        "detector_confidence",
-        "age",
-        "gender",
-        "p_female",
-    ]
+    assert list(table.columns) == ["image", "face", "x", "y", "width", "height", "confidence", "age", "gender", "female_probability"]
     assert table[["image", "face"]].values.tolist() == [["party.jpg", 1], ["party.jpg", 2], ["chip.png", 1]]
     assert table.loc[1, ["x", "y", "width", "height"]].tolist() == [100, 20, 30, 40]
-    assert table.loc[1, "age"] == 61.3 and table.loc[1, "p_female"] == 0.1235 and table.loc[1, "gender"] == "male"
+    assert table.loc[1, "age"] == 61.3 and table.loc[1, "female_probability"] == 0.1235 and table.loc[1, "gender"] == "male"
     assert table.loc[2, "gender"] == "female", "0.5 counts as female, as in core.predict"
-    assert table["detector_confidence"].isna().all()
+    assert table["confidence"].isna().all()
     assert pd.read_csv(io.StringIO(table.to_csv(index=False))).shape == (3, 10)
 
 
@@ -100,7 +85,7 @@ def test_the_faces_table_leaves_out_a_head_the_models_lack():
     gender_only = PhotoPrediction(50, 50, [face((0, 0, 50, 50), age=None)])
     assert "age" not in faces_table([("a.jpg", gender_only)]).columns
     age_only = PhotoPrediction(50, 50, [face((0, 0, 50, 50), female_probability=None)])
-    assert not {"gender", "p_female"} & set(faces_table([("a.jpg", age_only)]).columns)
+    assert not {"gender", "female_probability"} & set(faces_table([("a.jpg", age_only)]).columns)
     assert faces_table([]).empty
 
 
@@ -155,11 +140,7 @@ def test_the_newest_both_run_is_proposed_unless_a_newer_pair_exists(tmp_path):
 
 @pytest.fixture(scope="module")
 def predictions(tiny_both_run) -> pd.DataFrame:
-    return label_predictions(pd.read_csv(tiny_both_run / runs.PREDICTIONS_FILE))
-
-
-def test_method_labels_name_every_cam_method():
-    assert tuple(explaining.METHOD_LABELS) == METHODS
+    return runs.read_predictions(tiny_both_run)
 
 
 def test_worst_faces_are_the_largest_age_errors_and_the_most_confident_gender_mistakes(predictions):
@@ -204,22 +185,3 @@ def test_group_samples_cap_each_group_and_are_seeded(predictions):
     )
     with pytest.raises(ValueError, match="per_group must be at least 1"):
         explaining.group_samples(predictions, "age_bucket", per_group=0)
-
-
-def test_group_averages_average_each_groups_maps_and_faces(predictions, tiny_both_run, shared_csv):
-    images = load_faces(shared_csv)[0].images
-    explainer = Explainer(keras.models.load_model(tiny_both_run / runs.MODEL_FILE, compile=False), "age")
-    groups = explaining.group_samples(predictions, "gender_name", per_group=8)
-    groups["one face"] = groups["female"][:1]  # Also in 'female': explained once, used twice.
-    averages = explaining.group_averages(explainer, images, groups, "gradcam")
-    assert [average.label for average in averages] == ["female", "male", "one face"]
-    assert [average.count for average in averages] == [8, 8, 1]
-    for average in averages:
-        assert average.mean_face.shape == (48, 48, 1) and average.mean_face.dtype == np.uint8
-        assert average.mean_map.shape == (48, 48) and average.mean_map.min() >= 0
-    assert [average.mean_map.max() for average in averages[:2]] == pytest.approx([1.0, 1.0]), "scaled to the maximum"
-    female = groups["female"]
-    assert np.abs(averages[0].mean_face.astype(float) - images[female].mean(axis=0)).max() <= 0.5
-    single = explainer.heatmaps(images[female[:1]], "gradcam")[0]
-    assert np.allclose(averages[2].mean_map, single / single.max() if single.max() > 0 else single, atol=1e-5)
-    assert explaining.group_averages(explainer, images, {}, "gradcam") == []

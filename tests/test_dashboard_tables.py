@@ -15,27 +15,17 @@ from core.evaluation import summarize
 from dashboard import figures, tables
 
 
-def test_label_predictions_adds_names_buckets_and_absolute_errors(tiny_both_run):
-    frame = tables.label_predictions(pd.read_csv(tiny_both_run / "predictions.csv"))
-    assert set(frame["gender_name"]) <= {"male", "female"}
-    assert (frame["abs_age_error"] == frame["age_error"].abs()).all()
-    assert (frame.loc[frame["age"] < 3, "age_bucket"] == "0-2").all()
-    assert (frame.loc[frame["age"] >= 70, "age_bucket"] == "70+").all()
-    with pytest.raises(ValueError, match="missing column"):
-        tables.label_predictions(frame.drop(columns=["ethnicity"]))
-
-
 def test_breakdown_table_keeps_the_numbers_of_core_and_orders_buckets(tiny_both_run):
-    frame = tables.label_predictions(pd.read_csv(tiny_both_run / "predictions.csv"))
+    frame = runs.read_predictions(tiny_both_run)
     summary = summarize(frame)
-    table = tables.breakdown_table(summary["by_age_bucket"])
+    table = tables.breakdown_table(summary.by_age_bucket)
     assert list(table.columns) == ["age_bucket", "n", "accuracy", "mae"]
     assert table["n"].sum() == len(frame)
     codes = list(table["age_bucket"].cat.codes)
     assert codes == sorted(codes) and table["age_bucket"].iloc[1] == "3-9", "buckets in age order, not text order"
     expected = frame.groupby("age_bucket", observed=True)["abs_age_error"].mean()
     assert list(table["mae"]) == pytest.approx(list(expected))
-    crossed = tables.breakdown_table(summary["by_gender_and_ethnicity"])
+    crossed = tables.breakdown_table(summary.by_gender_and_ethnicity)
     assert list(crossed.columns[:2]) == ["gender", "ethnicity"]
     assert tables.breakdown_table([]).empty
 
@@ -62,12 +52,12 @@ def test_runs_table_and_durations(tiny_both_run):
     finished = runs.RunInfo(
         run.run_dir,
         run.config,
-        {"state": "completed", "started_at": started.isoformat(), "ended_at": "2026-01-01T12:01:30+00:00"},
+        runs.Status(state="completed", started_at=started.isoformat(), ended_at="2026-01-01T12:01:30+00:00"),
         None,
     )
     assert tables.run_duration_seconds(finished) == 90
     going = runs.RunInfo(
-        run.run_dir, run.config, {"state": "running", "pid": os.getpid(), "started_at": started.isoformat()}, None
+        run.run_dir, run.config, runs.Status(state="running", pid=os.getpid(), started_at=started.isoformat()), None
     )
     assert tables.run_duration_seconds(going, now=started + datetime.timedelta(seconds=5)) == 5
 
@@ -109,29 +99,9 @@ def test_age_histogram_and_balance_count_every_face():
 
 def test_training_curves_draw_each_metric_with_its_validation_points():
     history = [
-        {"kind": "batch", "epoch": 1, "epochs": 2, "steps": 4, "batch": 2, "elapsed": 1, "loss": 0.9, "gender_accuracy": 0.5},
-        {
-            "kind": "epoch",
-            "epoch": 1,
-            "epochs": 2,
-            "steps": 4,
-            "elapsed": 2,
-            "loss": 0.8,
-            "gender_accuracy": 0.55,
-            "val_loss": 0.7,
-            "val_gender_accuracy": 0.6,
-        },
-        {
-            "kind": "epoch",
-            "epoch": 2,
-            "epochs": 2,
-            "steps": 4,
-            "elapsed": 4,
-            "loss": 0.6,
-            "gender_accuracy": 0.65,
-            "val_loss": 0.65,
-            "val_gender_accuracy": 0.7,
-        },
+        runs.HistoryRecord("batch", 1, 2, 4, 1, batch=2, metrics={"loss": 0.9, "gender_accuracy": 0.5}),
+        runs.HistoryRecord("epoch", 1, 2, 4, 2, metrics={"loss": 0.8, "gender_accuracy": 0.55, "val_loss": 0.7, "val_gender_accuracy": 0.6}),
+        runs.HistoryRecord("epoch", 2, 2, 4, 4, metrics={"loss": 0.6, "gender_accuracy": 0.65, "val_loss": 0.65, "val_gender_accuracy": 0.7}),
     ]
     assert figures.curve_metrics(history) == ["loss", "gender_accuracy"]
     figure = figures.training_curves(history)
@@ -142,7 +112,7 @@ def test_training_curves_draw_each_metric_with_its_validation_points():
 
 
 def test_gender_ethnicity_table_holds_the_crossing_and_both_margins(tiny_both_run):
-    frame = tables.label_predictions(pd.read_csv(tiny_both_run / "predictions.csv"))
+    frame = runs.read_predictions(tiny_both_run)
     table = tables.gender_ethnicity_table(summarize(frame)).set_index(["ethnicity", "gender"])
     assert table.loc[("all", "all"), "n"] == len(frame)
     assert table.loc[("all", "all"), "mae"] == pytest.approx(frame["age_error"].abs().mean())

@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from core.data import PIXELS_PER_FACE, load_faces, sample_rows
+from core.data import PIXELS_PER_FACE, load_faces, sample_rows, seeded_sample
 
 HEADER = "age,ethnicity,gender,img_name,pixels"
 
@@ -132,6 +132,17 @@ def test_sample_rows_is_seeded_and_spread_over_the_file():
     assert not np.array_equal(first, sample_rows(1000, 100, seed=4))
     assert len(np.unique(first)) == 100 and first.max() > 500
     assert np.array_equal(sample_rows(50, None, seed=3), np.arange(50))
+
+
+def test_seeded_samples_are_random_picks_kept_in_order():
+    positions = np.arange(100, 20_100)  # like the shared CSV's rows, ordered by age
+    sample = seeded_sample(positions, 1000, seed=1)
+    assert len(np.unique(sample)) == 1000 and set(sample) <= set(positions) and np.all(np.diff(sample) > 0)
+    assert sample[0] < 1_100 and sample[-1] > 19_100, "drawn from all ages, not the first rows"
+    assert np.array_equal(sample, seeded_sample(positions, 1000, seed=1))
+    assert not np.array_equal(sample, seeded_sample(positions, 1000, seed=2))
+    assert np.array_equal(seeded_sample(positions[:5], 10, seed=1), positions[:5])
+    assert np.array_equal(sample_rows(20_000, 1000, seed=1), seeded_sample(np.arange(20_000), 1000, seed=1))
 
 
 def test_real_csv_loads_completely(shared_csv):

@@ -6,9 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from core.config import default_csv_path
-from core.data import ETHNICITIES, GENDERS
+from core.data import ETHNICITIES, GENDERS, seeded_sample
 from dashboard import figures, widgets
-from dashboard.selection import sample_positions
 
 SAMPLE_SIZE = 48
 FIRST_BAD_ROWS = 20
@@ -64,7 +63,7 @@ face_filter = widgets.slice_controls("data-sample", max_age=int(faces.age.max())
 matching = face_filter.apply(faces.labels_frame()).index.to_numpy()
 if st.button("Show other faces", icon=":material/shuffle:"):
     st.session_state["data-sample-seed"] = st.session_state.get("data-sample-seed", 0) + 1
-shown = sample_positions(matching, SAMPLE_SIZE, seed=st.session_state.get("data-sample-seed", 0))
+shown = seeded_sample(matching, SAMPLE_SIZE, seed=st.session_state.get("data-sample-seed", 0))
 st.caption(f"Showing {len(shown)} of {len(matching):,} matching faces.")
 widgets.face_strip(
     faces.images[shown],

@@ -22,15 +22,15 @@ summary = summarize(sliced)
 whole = summarize(frame) if len(sliced) < len(frame) else summary
 
 count_column, mae_column, accuracy_column = st.columns(3)
-count_column.metric("Test faces", f"{summary['n']:,}", help=f"of {len(frame):,} in the test split")
+count_column.metric("Test faces", f"{summary.n:,}", help=f"of {len(frame):,} in the test split")
 if has_age:
-    change = None if whole is summary else f"{summary['mae'] - whole['mae']:+.2f} vs all"
-    mae_column.metric("MAE", widgets.years(summary["mae"]), delta=change, delta_color="inverse")
+    change = None if whole is summary else f"{summary.mae - whole.mae:+.2f} vs all"
+    mae_column.metric("MAE", widgets.years(summary.mae), delta=change, delta_color="inverse")
 if has_gender:
-    change = None if whole is summary else f"{(summary['accuracy'] - whole['accuracy']) * 100:+.1f} pts vs all"
-    accuracy_column.metric("Gender accuracy", widgets.percent(summary["accuracy"]), delta=change)
+    change = None if whole is summary else f"{(summary.accuracy - whole.accuracy) * 100:+.1f} pts vs all"
+    accuracy_column.metric("Gender accuracy", widgets.percent(summary.accuracy), delta=change)
 
-buckets = tables.breakdown_table(summary["by_age_bucket"])
+buckets = tables.breakdown_table(summary.by_age_bucket)
 scatter_column, side_column = st.columns([3, 2])
 with scatter_column:
     scatter = figures.prediction_scatter(sliced) if has_age else figures.probability_scatter(sliced)
@@ -87,7 +87,7 @@ for column, (value, name) in zip(st.columns(2), shown_values):
 if has_gender:
     st.subheader("Gender: confusion and calibration")
     left, right = st.columns(2)
-    left.plotly_chart(figures.confusion_heatmap(summary["confusion_matrix"]), key="errors-confusion")
+    left.plotly_chart(figures.confusion_heatmap(summary.confusion_matrix), key="errors-confusion")
     right.plotly_chart(figures.calibration_plot(tables.calibration_table(sliced)), key="errors-calibration")
 
 with st.expander("The numbers behind the charts"):

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from core.cam_maps import METHOD_LABELS, overlay
 from dashboard import explaining, loaders, tables, widgets
-from dashboard.explaining import METHOD_LABELS
 
 WORST_AGE, WORST_GENDER = "Largest age errors", "Most confident gender mistakes"
 CHOSEN, TYPED = "Chosen on other pages", "Row ids"
@@ -30,9 +30,6 @@ try:
 except ValueError as error:
     st.error(f"Cannot load the model of run {run.run_id}: {error}", icon=":material/error:")
     st.stop()
-# Imported only now: it brings TensorFlow, which a visit without a usable run does not need.
-from core.cams import overlay
-
 heads = predictor.heads
 chosen = widgets.chosen_faces()
 worst = [label for label, column in ((WORST_AGE, "age_error"), (WORST_GENDER, "pred_gender")) if column in frame]

@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from core import runs
+from core.cam_maps import METHOD_LABELS, overlay
 from dashboard import loaders, model_choice, widgets
-from dashboard.explaining import METHOD_LABELS
 from dashboard.photos import face_label, face_numbers, faces_table
 
 BOTH_MODE, PAIR_MODE = "One run with both heads", "A gender run and an age run"
@@ -30,7 +30,7 @@ if not any(usable.values()):
 by_id = {run.run_id: run for task_runs in usable.values() for run in task_runs}
 default = model_choice.default_runs(usable)
 modes = [mode for mode, present in ((BOTH_MODE, usable["both"]), (PAIR_MODE, usable["gender"] or usable["age"])) if present]
-default_mode = BOTH_MODE if default[0].config.get("task") == "both" else PAIR_MODE
+default_mode = BOTH_MODE if default[0].task == "both" else PAIR_MODE
 mode = st.radio("Models", modes, index=modes.index(default_mode), horizontal=True, key="predict-mode")
 if mode == BOTH_MODE:
     ids = [run.run_id for run in usable["both"]]
@@ -73,8 +73,6 @@ except ValueError as error:
     st.error(f"Cannot use these runs: {error}", icon=":material/error:")
     st.stop()
 loaders.load_face_detector()
-# Imported only now: it brings TensorFlow, which a visit without models or photos does not need.
-from core.cams import overlay
 
 predicted = []
 for index, (name, data) in enumerate(images):

@@ -1,11 +1,11 @@
 """Predictions page: a run's test faces as a paged grid of true vs predicted age and gender."""
 
+import dataclasses
+
 import streamlit as st
 
-from core.data import ETHNICITIES, GENDERS
-from core.evaluation import AGE_BUCKET_LABELS
 from dashboard import tables, widgets
-from dashboard.selection import FaceFilter, page_bounds, page_count, sort_orders_for, sort_predictions
+from dashboard.selection import page_bounds, page_count, sort_orders_for, sort_predictions
 
 PER_PAGE = 48
 
@@ -27,14 +27,7 @@ st.caption("The test split of a run: faces the model never saw in training, with
 run, frame = widgets.pick_run_with_predictions("test-set prediction")
 has_age, has_gender = "pred_age" in frame, "pred_gender" in frame
 
-gender_column, bucket_column, ethnicity_column = st.columns(3)
-genders = gender_column.multiselect(
-    "True gender", list(GENDERS), format_func=GENDERS.get, placeholder="all", key="predictions-gender"
-)
-buckets = bucket_column.multiselect("Age bucket", list(AGE_BUCKET_LABELS), placeholder="all", key="predictions-bucket")
-ethnicities = ethnicity_column.multiselect(
-    "Ethnicity", list(ETHNICITIES), format_func=ETHNICITIES.get, placeholder="all", key="predictions-ethnicity"
-)
+slice_filter = widgets.slice_controls("predictions", max_age=int(frame["age"].max()))
 outcome_column, error_column, sort_column = st.columns(3)
 outcome = outcome_column.segmented_control(
     "Gender prediction",
@@ -56,10 +49,8 @@ min_error = error_column.number_input(
 )
 order = sort_column.selectbox("Sort", sort_orders_for(frame), key="predictions-sort")
 
-face_filter = FaceFilter(
-    genders=tuple(genders) or None,
-    age_buckets=tuple(buckets) or None,
-    ethnicities=tuple(ethnicities) or None,
+face_filter = dataclasses.replace(
+    slice_filter,
     outcome=(outcome or "all") if has_gender else "all",
     min_abs_error=min_error if has_age and min_error > 0 else None,
 )

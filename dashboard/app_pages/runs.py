@@ -58,7 +58,7 @@ else:
     st.plotly_chart(figures.compare_curves(histories, metric), key="compare-curves")
     st.dataframe(overview[overview["run"].isin(chosen)], hide_index=True, column_config=number_formats)
     bucket_tables = [
-        tables.breakdown_table(by_id[run_id].metrics["test"]["by_age_bucket"]).assign(run=run_id)
+        tables.breakdown_table(by_id[run_id].metrics.test.by_age_bucket).assign(run=run_id)
         for run_id in chosen
         if by_id[run_id].metrics
     ]

@@ -143,21 +143,21 @@ def final_panel(run: runs.RunInfo) -> None:
     elif run.state == runs.STOPPED:
         st.warning(f"Stopped on request after {duration}; the best model so far was kept.", icon=":material/stop_circle:")
     elif run.state == runs.FAILED:
-        st.error(f"Failed: {run.status.get('error') or 'no message'}", icon=":material/error:")
+        st.error(f"Failed: {run.status.error or 'no message'}", icon=":material/error:")
     else:
         st.error(
             "The training process ended without recording why (killed, or the machine restarted). The end of its log is below.",
             icon=":material/error:",
         )
-    test = (run.metrics or {}).get("test", {})
-    if test:
+    if run.metrics is not None:
+        test = run.metrics.test
         columns = st.columns(4)
-        if test.get("accuracy") is not None:
-            columns[0].metric("Test accuracy", widgets.percent(test["accuracy"]))
-        if test.get("mae") is not None:
-            columns[1].metric("Test MAE", widgets.years(test["mae"]))
-        columns[2].metric("Best epoch", run.metrics.get("best_epoch"))
-        columns[3].metric("Test faces", f"{test.get('n', 0):,}")
+        if test.accuracy is not None:
+            columns[0].metric("Test accuracy", widgets.percent(test.accuracy))
+        if test.mae is not None:
+            columns[1].metric("Test MAE", widgets.years(test.mae))
+        columns[2].metric("Best epoch", run.metrics.best_epoch)
+        columns[3].metric("Test faces", f"{test.n:,}")
         st.page_link("app_pages/errors.py", label="See where it goes wrong on the Errors page", icon=":material/troubleshoot:")
     history = runs.read_history(run.run_dir)
     if history:

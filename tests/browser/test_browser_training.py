@@ -89,7 +89,7 @@ def test_training_curves_grow_live_and_stop_ends_a_run_early(page, no_training_l
     expect_plot_drawn(keyed(page, "final-curves"))
     assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
     assert runs.load_run(run_dir).state == runs.COMPLETED
-    epochs = [record for record in runs.read_history(run_dir) if record["kind"] == "epoch"]
+    epochs = [record for record in runs.read_history(run_dir) if record.kind == "epoch"]
     assert len(epochs) == 2
     expect_no_exception(page)
 
@@ -100,7 +100,7 @@ def test_training_curves_grow_live_and_stop_ends_a_run_early(page, no_training_l
     page.get_by_role("button", name="Stop training").click()
     expect(page.get_by_text("Stopped on request")).to_be_visible(timeout=TRAINING_WAIT_MS)
     assert runs.load_run(stopped_dir).state == runs.STOPPED
-    epochs_reached = max(record["epoch"] for record in runs.read_history(stopped_dir))
+    epochs_reached = max(record.epoch for record in runs.read_history(stopped_dir))
     assert epochs_reached < 20, "Stop ended the run early"
     expect_no_exception(page)
 
