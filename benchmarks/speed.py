@@ -30,11 +30,11 @@ from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
 from core.batch_inference import BatchPredictor
 from core.config import TrainConfig
-from core.data import FaceData, load_faces, sample_rows
+from core.data import FaceData, load_faces
 from core.evaluation import predict_heads
 from core.presets import DEFAULT_PRESET, get_preset
-from core.splits import Split, make_split
-from core.training import train
+from core.splits import Split
+from core.training import rows_and_split, train
 
 
 class TestQualityClock(keras.callbacks.Callback):
@@ -77,10 +77,10 @@ def seed_baseline(args) -> dict:
         for head, key in (("gender", "accuracy"), ("age", "mae")):
             if key in test.headline():
                 baseline[head] = {"seconds": run_seconds(run_dir), key: test.headline()[key]}
-    seeds = {runs.read_config(run_dir).train.seed for run_dir in run_dirs}
-    if len(seeds) != 1:
-        raise SystemExit(f"the seed runs were split with different seeds {sorted(seeds)}; give two runs with one seed")
-    baseline["split_seed"] = seeds.pop()
+    splits = {(runs.read_config(run_dir).train.seed, runs.read_config(run_dir).train.split) for run_dir in run_dirs}
+    if len(splits) != 1:
+        raise SystemExit(f"the seed runs were split differently {sorted(splits)}; give two runs with one seed and split")
+    baseline["split_seed"], baseline["split"] = splits.pop()
     baseline["test_rows"] = Split.load(Path(run_dirs[0]) / runs.SPLIT_FILE).test
     return baseline
 
@@ -129,13 +129,19 @@ def time_to_seed_quality(args, faces: FaceData) -> Path:
     seed_seconds = baseline["gender"]["seconds"] + baseline["age"]["seconds"]
     preset = get_preset(DEFAULT_PRESET)
     task = "both" if preset.shared_trunk else "gender"
-    # The seed runs' own seed, so that both are scored on the same test faces.
+    # The seed runs' own seed and kind of split, so that both are scored on the same test faces.
     config = TrainConfig(
-        task=task, preset=DEFAULT_PRESET, seed=baseline["split_seed"], epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)
+        task=task,
+        preset=DEFAULT_PRESET,
+        seed=baseline["split_seed"],
+        split=baseline["split"],
+        epochs=args.epochs,
+        limit=args.limit,
+        csv_path=str(args.csv),
     )
     run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{task}"
-    # The split depends only on the rows, the labels and the seed, so it is known before training.
-    test_rows = make_split(sample_rows(len(faces), config.limit, config.seed), faces.gender, faces.age, config.seed).test
+    # The split depends only on the data and the config, so it is known before training.
+    test_rows = rows_and_split(faces, config)[1].test
     if not np.array_equal(test_rows, baseline["test_rows"]):
         raise SystemExit("the seed runs were tested on other faces (another --limit or CSV?); use the same for both")
     clock = TestQualityClock(faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], preset.flip_test_time)

@@ -10,7 +10,7 @@ The convolution whose maps feed a head's CAM is named `<head>_last_conv`, or
 
 A preset with `mixed_precision` trains in bfloat16 where the CPU has
 bfloat16 instructions (`dtype_policy_for`); what a run saves is always the
-float32 twin (`float32_copy`), so inference and CAMs never depend on the CPU.
+float32 twin (`inference_copy`), so inference and CAMs never depend on the CPU.
 """
 
 from __future__ import annotations
@@ -142,17 +142,20 @@ def dtype_policy_for(preset: str) -> str:
     return "float32"
 
 
-def float32_copy(model: keras.Model) -> keras.Model:
-    """`model` itself when it computes in float32; otherwise the same network with its weights, in float32."""
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
-        return model
+def inference_copy(model: keras.Model) -> keras.Model:
+    """The same network with `model`'s weights, computing in float32 and never compiled: what a run saves.
+
+    Not compiled, so the saved file holds no optimizer state (a third of the
+    size for Adam) and no bfloat16 arithmetic, whatever training used.
+    """
 
     def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
         return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
-    copy = keras.models.clone_model(model, clone_function=in_float32)
-    copy.set_weights(model.get_weights())
-    return copy
+    clone = keras.models.clone_model(model, clone_function=in_float32)
+    clone.set_weights(model.get_weights())
+    # clone_model compiles the clone like the original; a new model over its layers (and its dict of outputs) is not.
+    return keras.Model(clone.inputs, clone.output, name=model.name)
 
 
 def compile_model(model: keras.Model, preset: str, learning_rate: float, total_steps: int) -> None:

@@ -68,8 +68,9 @@ RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed
 INTERRUPTED = "interrupted"
 # Finished with a best model kept: what the result pages can use.
 FINISHED = (COMPLETED, STOPPED)
-# Runs from before presets existed trained the seed recipe.
-LEGACY_PRESET = "seed"
+# What runs from before a setting existed did: the seed recipe, and a split
+# that did not keep copies of a face together.
+LEGACY_SETTINGS = {"preset": "seed", "split": "stratified"}
 
 
 def now_iso() -> str:
@@ -113,6 +114,8 @@ class RunConfig:
     rows_in_file: int | None = None
     rows_used: int | None = None
     split_sizes: dict[str, int] | None = None
+    # Rows left out because their copies' labels disagree (TrainConfig.drop_conflicting).
+    conflicting_rows_left_out: int = 0
     # "float32", or "mixed_bfloat16" where the preset trained in bfloat16.
     dtype_policy: str = "float32"
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -128,7 +131,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, values: dict) -> RunConfig:
         """Raises ValueError when the settings are not a valid TrainConfig (an unknown preset, say)."""
-        train = TrainConfig.from_json({"preset": LEGACY_PRESET, **values})
+        train = TrainConfig.from_json({**LEGACY_SETTINGS, **values})
         return cls(train=train, **_known_fields(cls, {key: value for key, value in values.items() if key != "train"}))
 
 
@@ -218,7 +221,7 @@ class RunMetrics:
         monitor = values.get("monitor") or {}
         return cls(
             task=values["task"],
-            preset=values.get("preset", LEGACY_PRESET),
+            preset=values.get("preset", LEGACY_SETTINGS["preset"]),
             best_epoch=values.get("best_epoch"),
             monitor=monitor.get("name"),
             monitor_value=monitor.get("value"),

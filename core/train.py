@@ -29,13 +29,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     settings = parser.add_argument_group("settings (default: the --config file's, else core.config.TrainConfig's)")
     for flag, field in setting_flags():
         default = "" if field.default in (None, "") else f" (default: {field.default})"
+        # None: not given on the command line. A yes/no setting is a pair of flags (--x / --no-x).
+        kind = {"action": argparse.BooleanOptionalAction} if field.metadata["type"] is bool else {"type": field.metadata["type"]}
         settings.add_argument(
-            flag,
-            dest=field.name,
-            type=field.metadata["type"],
-            choices=field.metadata["choices"],
-            default=None,  # None: not given on the command line.
-            help=field.metadata["help"] + default,
+            flag, dest=field.name, choices=field.metadata["choices"], default=None, help=field.metadata["help"] + default, **kind
         )
     parser.add_argument("--config", type=Path, default=None, help="start from the settings of this config.json (a run's)")
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
@@ -50,7 +47,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         saved = runs.read_json(args.config)
         if saved is None:
             raise ValueError(f"--config {args.config}: no readable JSON file there")
-        values = TrainConfig.from_json(saved).to_json()
+        values = runs.RunConfig.from_json(saved).train.to_json()
     given = {field.name: getattr(args, field.name) for _, field in setting_flags() if getattr(args, field.name) is not None}
     if "preset" in given:
         # A new preset brings its own epochs, batch size, learning rate and patience, unless given too.

@@ -27,8 +27,9 @@ from core.augment import make_dataset
 from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
 from core.config import TrainConfig
 from core.data import FaceData, load_faces, sample_rows, seeded_sample
+from core.data_health import conflicting_rows, duplicate_groups
 from core.evaluation import predictions_frame, summarize
-from core.models import build_model, compile_model, dtype_policy_for, float32_copy
+from core.models import build_model, compile_model, dtype_policy_for, inference_copy
 from core.presets import get_preset
 from core.splits import Split, make_split
 
@@ -117,7 +118,7 @@ class BestModelKeeper(keras.callbacks.Callback):
         if self._improved(value):
             self.best_value, self.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
-            save_model_atomic(float32_copy(self.model), self.run_dir / runs.MODEL_FILE)
+            save_model_atomic(inference_copy(self.model), self.run_dir / runs.MODEL_FILE)
         elif epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
@@ -193,12 +194,30 @@ def train(
     return TrainResult(run_dir, status, test)
 
 
+def rows_and_split(faces: FaceData, config: TrainConfig) -> tuple[np.ndarray, Split, int]:
+    """The rows a run uses, their split, and how many conflicting copies were left out; depends only on the data and config.
+
+    Copies of a face are found among the sampled rows (core.data_health):
+    about 5 s for the 21k faces of the shared CSV.
+    """
+    rows = sample_rows(len(faces), config.limit, config.seed)
+    if config.split == "stratified" and not config.drop_conflicting:
+        return rows, make_split(rows, faces.gender, faces.age, config.seed), 0
+    copies = duplicate_groups(faces.images[rows])
+    # One id per face of the whole file, as make_split wants: the first row of its group of copies.
+    group_ids = np.arange(len(faces))
+    group_ids[rows] = rows[copies.group_ids]
+    left_out = rows[conflicting_rows(faces.subset(rows), copies)] if config.drop_conflicting else np.empty(0, int)
+    rows = np.setdiff1d(rows, left_out)
+    split = make_split(rows, faces.gender, faces.age, config.seed, groups=group_ids if config.split == "grouped" else None)
+    return rows, split, len(left_out)
+
+
 def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
     """Load the CSV, sample and split it, and record both (split.npz, the provenance in config.json)."""
     csv_path = Path(config.csv_path).resolve()
     faces, report = load_faces(csv_path)
-    rows = sample_rows(len(faces), config.limit, config.seed)
-    split = make_split(rows, faces.gender, faces.age, config.seed)
+    rows, split, conflicting_left_out = rows_and_split(faces, config)
     split.save(run_dir / runs.SPLIT_FILE)
     run_config = dataclasses.replace(
         runs.read_config(run_dir),
@@ -207,6 +226,7 @@ def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
         rows_in_file=report.rows_read,
         rows_used=len(rows),
         split_sizes={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        conflicting_rows_left_out=conflicting_left_out,
         dtype_policy=dtype_policy_for(config.preset),
         versions={"tensorflow": tf.__version__, "keras": keras.__version__},
     )
@@ -242,7 +262,7 @@ def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, keep
     config, faces, split = data.config.train, data.faces, data.split
     keeper.restore_best()
     int8_path = run_dir / runs.INT8_MODEL_FILE
-    save_int8(float32_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
+    save_int8(inference_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
     flip = get_preset(config.preset).flip_test_time
     frame = predictions_frame(faces, split.test, BatchPredictor(int8_path).predict(faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)

@@ -1,6 +1,7 @@
 """Everything the dashboard keeps across reruns and sessions: the one caching module.
 
     faces, report = load_data(path)          # FaceData + LoadReport, once per file version
+    health = load_health(path)               # duplicates and conflicting labels (core.data_health)
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
     predictor = load_predictor(run_dirs)     # the models of one or two runs (core.predict.Predictor)
     maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
@@ -28,6 +29,7 @@ import streamlit as st
 from core import runs
 from core.cam_maps import GroupAverage, group_averages as average_groups
 from core.data import FaceData, LoadReport, load_faces
+from core.data_health import HealthReport, health_report
 
 if TYPE_CHECKING:
     from core.cams import Explainer
@@ -42,6 +44,15 @@ def _faces(path: str, modified_ns: int, size: int) -> tuple[FaceData, LoadReport
     return load_faces(path)
 
 
+def _file_key(path: str | Path) -> tuple[str, int, int]:
+    """(resolved path, modification time, size): what identifies one version of a file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"No CSV file at {path}")
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
 def load_data(path: str | Path) -> tuple[FaceData, LoadReport]:
     """The faces and load report of a CSV.
 
@@ -49,11 +60,17 @@ def load_data(path: str | Path) -> tuple[FaceData, LoadReport]:
         FileNotFoundError: there is no file at `path`.
         ValueError: the file is not a usable face CSV (the message says why).
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"No CSV file at {path}")
-    stat = path.stat()
-    return _faces(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _faces(*_file_key(path))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Looking for duplicate faces (a few seconds)…")
+def _health(path: str, modified_ns: int, size: int) -> HealthReport:
+    return health_report(_faces(path, modified_ns, size)[0])
+
+
+def load_health(path: str | Path) -> HealthReport:
+    """The data-health report of a CSV (core.data_health), once per file version; raises as `load_data` does."""
+    return _health(*_file_key(path))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core import runs
-from core.data import GENDERS
+from core.data import GENDERS, FaceData
+from core.data_health import HealthReport
 from core.evaluation import AGE_BUCKET_LABELS, Summary
 
 
@@ -137,6 +138,28 @@ def _short_time(text: str | None) -> str | None:
 
 def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
+
+
+def health_groups_table(health: HealthReport, faces: FaceData) -> pd.DataFrame:
+    """One row per group of copies (core.data_health), indexed and numbered by its position in `health.groups`."""
+    rows = []
+    for number, group in enumerate(health.groups):
+        genders = ", ".join(GENDERS[gender] for gender in group.genders)
+        ages = ", ".join(map(str, group.ages))
+        rows.append(
+            {
+                "group": number,
+                "faces": len(group.rows),
+                "kind": "exact" if group.exact else "near",
+                "ages": ages,
+                "genders": genders,
+                "conflicting": group.conflicting,
+                "CSV lines": ", ".join(str(faces.line[row]) for row in group.rows),
+                "summary": f"#{number} · {len(group.rows)} faces · ages {ages} · {genders}"
+                + (" · conflicting" if group.conflicting else ""),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def prediction_caption(row) -> str:

@@ -105,6 +105,14 @@ def load_data_or_explain(path: Path, link_to_data_page: bool = True) -> tuple[Fa
     return None
 
 
+def conflicting_rows_or_none(path: Path) -> int | None:
+    """How many rows of a CSV are copies of a face with conflicting labels; None when it cannot be read (pages say why elsewhere)."""
+    try:
+        return loaders.load_health(path).conflicting_rows
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def describe_run(run: runs.RunInfo) -> str:
     parts = [run.run_id, run.state]
     test = run.metrics.test if run.metrics else None

@@ -13,7 +13,9 @@ import os
 import pandas as pd
 import pytest
 
+from core import data_health
 from core.config import TASKS
+from core.runs import read_predictions
 from core.evaluation import age_bucket
 from core.presets import DEFAULT_PRESET, get_preset
 from tests.conftest import SHARED_CSV
@@ -68,19 +70,41 @@ def predictions(run_dir) -> pd.DataFrame:
 
 def assert_load_report(app, small_csv) -> None:
     _raw, valid = small_csv
-    assert metric_values(app) == {"Rows read": "42", "Rows kept": str(len(valid)), "Rows left out": str(len(BROKEN))}
+    load_report = {"Rows read": "42", "Rows kept": str(len(valid)), "Rows left out": str(len(BROKEN))}
+    assert load_report.items() <= metric_values(app).items()
+    assert metric_values(app)["Exact duplicate groups"] == "0", "42 rows spread over the file have no copies"
     reasons, offending = app.dataframe[0].value, app.dataframe[1].value
     assert dict(zip(reasons["problem"], reasons["rows"])) == {reason: 1 for _, _, reason in BROKEN.values()}
     assert sorted(offending["line"]) == [index + 2 for index in BROKEN], "the header is line 1"
 
 
-def test_data_page_shows_the_default_csv_with_distributions_and_48_sample_faces(no_runs):
+def test_data_page_shows_the_default_csv_with_distributions_48_sample_faces_and_its_copies(no_runs):
     app = open_page("data")
-    assert metric_values(app)["Rows kept"] == "21,333"
+    metrics = metric_values(app)
+    assert metrics["Rows kept"] == "21,333"
     assert texts(app, "success") == ["Every row is valid."]
     assert len(app.get("plotly_chart")) == 4
-    assert images_shown(app) == 48
     assert "Showing 48 of 21,333 matching faces." in texts(app, "caption")
+    # Data health: the shared CSV's 297 groups of identical faces, and the faces of the first conflicting group.
+    assert metrics["Exact duplicate groups"] == "297" and int(metrics["Groups with conflicting labels"]) > 0
+    groups = app.dataframe[-1].value
+    assert groups["conflicting"].all(), "conflicting groups first"
+    first = groups.iloc[0]
+    assert images_shown(app) == 48 + first["faces"]
+    assert len(first["ages"].split(", ")) == first["faces"]
+    app.toggle(key="health-conflicts").set_value(False)
+    app.run()
+    assert len(app.dataframe[-1].value) == int(metrics["Groups of copies, near included"].replace(",", ""))
+
+
+def test_data_page_lists_the_test_faces_whose_labels_a_run_doubts(runs_dir):
+    app = open_page("data")
+    app.selectbox(key="health-run").set_value(BOTH)
+    app.run()
+    expected = data_health.label_doubts(read_predictions(runs_dir / BOTH))
+    assert any(caption.startswith(f"{len(expected):,} of this run's test faces") for caption in texts(app, "caption"))
+    if len(expected):
+        assert list(app.dataframe[-1].value["row_id"]) == list(expected["row_id"])
 
 
 def test_data_page_path_box_reports_the_bad_rows_and_filters_the_sample_grid(tmp_path, no_runs, small_csv):

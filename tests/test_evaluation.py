@@ -93,7 +93,7 @@ def run_cli(*args):
 
 def test_evaluate_cli_scores_the_test_split_and_another_csv(tiny_both_run, shared_csv, tmp_path):
     code, result = run_cli("core.evaluate", str(tiny_both_run))
-    assert code == 0 and result["rows"] == "test split" and result["n"] == 120
+    assert code == 0 and result["rows"] == "test split" and result["n"] == runs.read_config(tiny_both_run).split_sizes["test"]
     metrics = json.loads((tiny_both_run / "metrics.json").read_text())
     assert result["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
     assert result["mae"] == pytest.approx(metrics["test"]["mae"], abs=0.01)

@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 from core.data import load_faces
-from core.models import build_model, cam_layer_name, compile_model, float32_copy, has_bfloat16_instructions, model_heads
+from core.models import build_model, cam_layer_name, compile_model, inference_copy, has_bfloat16_instructions, model_heads
 from core.presets import DEFAULT_PRESET
 
 
@@ -49,7 +49,7 @@ def test_a_bfloat16_model_keeps_float32_heads_and_has_a_float32_twin_with_its_we
     assert keras.config.dtype_policy().name == "float32", "the policy is set for one model, not for the process"
     assert mixed.get_layer("conv2_1").compute_dtype == "bfloat16"
     assert mixed.get_layer("gender").compute_dtype == mixed.get_layer("age").compute_dtype == "float32"
-    twin = float32_copy(mixed)
+    twin = inference_copy(mixed)
     assert {layer.compute_dtype for layer in twin.layers} == {"float32"}
     assert all(np.array_equal(ours, theirs) for ours, theirs in zip(mixed.get_weights(), twin.get_weights(), strict=True))
     faces, _ = load_faces(shared_csv)
@@ -60,7 +60,9 @@ def test_a_bfloat16_model_keeps_float32_heads_and_has_a_float32_twin_with_its_we
         # Only the arithmetic differs: bfloat16 keeps about 3 significant digits.
         np.testing.assert_allclose(from_mixed[head], from_twin[head], rtol=0.02, atol=0.02)
     float32_model = build_model("seed", "gender")
-    assert float32_copy(float32_model) is float32_model
+    compile_model(float32_model, "seed", 1e-4, total_steps=10)
+    copy = inference_copy(float32_model)
+    assert copy is not float32_model and not copy.compiled, "saved without optimizer state"
 
 
 @pytest.mark.parametrize(

@@ -46,3 +46,17 @@ def test_tiny_inputs_fall_back_to_coarser_strata_and_save_roundtrip(tmp_path):
     assert np.array_equal(loaded.val, split.val)
     with pytest.raises(ValueError, match="at least 10 rows"):
         make_split(np.arange(5), gender, age, seed=0)
+
+
+def test_grouped_splits_keep_each_group_on_one_side_and_say_so(labels, tmp_path):
+    gender, age = labels
+    groups = np.arange(2000) // 3  # Every three consecutive faces are copies of one face.
+    split = make_split(np.arange(2000), gender, age, seed=0, groups=groups)
+    assert split.kind == "grouped" and make_split(np.arange(2000), gender, age, seed=0).kind == "stratified"
+    for part, other in (("test", "train"), ("test", "val"), ("val", "train")):
+        assert not set(groups[getattr(split, part)]) & set(groups[getattr(split, other)]), (part, other)
+    assert len(split.test) == pytest.approx(400, abs=6) and len(split.val) == pytest.approx(160, abs=6)
+    split.save(tmp_path / "split.npz")
+    assert Split.load(tmp_path / "split.npz").kind == "grouped"
+    np.savez(tmp_path / "old.npz", train=split.train, val=split.val, test=split.test)  # As runs saved it before.
+    assert Split.load(tmp_path / "old.npz").kind == "stratified"

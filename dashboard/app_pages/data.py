@@ -1,13 +1,14 @@
-"""Data page: where the face CSV comes from, its load report, distributions and sample faces."""
+"""Data page: where the face CSV comes from, its load report, distributions, sample faces and data health."""
 
 import dataclasses
 
 import pandas as pd
 import streamlit as st
 
+from core import data_health, runs
 from core.config import default_csv_path
 from core.data import ETHNICITIES, GENDERS, seeded_sample
-from dashboard import figures, widgets
+from dashboard import figures, loaders, tables, widgets
 
 SAMPLE_SIZE = 48
 FIRST_BAD_ROWS = 20
@@ -69,3 +70,53 @@ widgets.face_strip(
     faces.images[shown],
     [f"{faces.age[row]} · {GENDERS[faces.gender[row]]} · {ETHNICITIES[faces.ethnicity[row]]}" for row in shown],
 )
+
+st.header("Data health")
+st.caption(
+    "Copies of one face: the same pixels (exact), or the same photo saved again (near: DCT hashes within "
+    f"{data_health.CANDIDATE_DISTANCE} bits and pixels correlated at {data_health.NEAR_CORRELATION} or more). "
+    f"Copies conflict when their genders differ or their ages differ by more than {data_health.AGE_CONFLICT_YEARS} years. "
+    "New runs keep all copies of a face on one side of the split; the Train page can leave conflicting copies out."
+)
+health = loaders.load_health(path)
+exact_column, near_column, conflict_column, contrast_column = st.columns(4)
+exact_column.metric("Exact duplicate groups", f"{health.exact_groups:,}", help=f"{health.exact_rows:,} rows")
+near_column.metric("Groups of copies, near included", f"{len(health.groups):,}", help=f"{health.duplicate_rows:,} rows")
+conflict_column.metric("Groups with conflicting labels", f"{health.conflicting_groups:,}", help=f"{health.conflicting_rows:,} rows")
+contrast_column.metric(
+    "Almost constant faces", f"{len(health.low_contrast_rows):,}", help=f"pixel standard deviation under {data_health.LOW_CONTRAST_STD:g}"
+)
+if health.groups:
+    groups = tables.health_groups_table(health, faces)
+    only_conflicts = st.toggle("Only groups whose labels conflict", value=True, key="health-conflicts")
+    shown_groups = groups[groups["conflicting"]] if only_conflicts else groups
+    st.dataframe(shown_groups.drop(columns="summary"), hide_index=True, key="health-groups")
+    picked = st.selectbox(
+        "Look at a group", shown_groups["group"], format_func=lambda number: groups.loc[number, "summary"], key="health-group"
+    )
+    if picked is not None:
+        rows = health.groups[picked].rows
+        widgets.face_strip(
+            faces.images[rows], [f"row {row} · {faces.age[row]} · {GENDERS[faces.gender[row]]}" for row in rows]
+        )
+if len(health.low_contrast_rows):
+    st.markdown("**Almost constant faces**")
+    rows = health.low_contrast_rows[:SAMPLE_SIZE]
+    widgets.face_strip(faces.images[rows], [f"row {row}" for row in rows])
+
+st.subheader("Labels a model doubts")
+same_data = [run for run in runs.list_runs() if run.config.data_hash == report.file_hash and run.metrics is not None]
+if not same_data:
+    st.caption("Once a run trained on this file has finished, its confident disagreements with labels of test faces show here.")
+else:
+    by_id = {run.run_id: run for run in same_data}
+    chosen_run = st.selectbox("Run", list(by_id), format_func=lambda run_id: widgets.describe_run(by_id[run_id]), key="health-run")
+    doubts = data_health.label_doubts(runs.read_predictions(by_id[chosen_run].run_dir))
+    st.caption(
+        f"{len(doubts):,} of this run's test faces (never trained on): the model gives the other gender a probability of "
+        f"{data_health.DOUBT_GENDER_PROBABILITY:.0%} or more, or misses the age by {data_health.DOUBT_AGE_YEARS} years or more."
+    )
+    if len(doubts):
+        first = doubts.head(SAMPLE_SIZE)
+        widgets.face_strip(faces.images[first["row_id"].to_numpy()], [tables.prediction_caption(row) for row in first.itertuples()])
+        st.dataframe(tables.display_columns(doubts).assign(doubt=doubts["doubt"]), hide_index=True)

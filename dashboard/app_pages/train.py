@@ -74,6 +74,14 @@ with st.form("train-settings"):
         key="train-limit",
         help="A seeded random sample of this many rows, for quick tries.",
     )
+    conflicting = widgets.conflicting_rows_or_none(csv_path)
+    drop_conflicting = st.checkbox(
+        "Leave out duplicate faces whose labels conflict"
+        + ("" if conflicting is None else f" ({conflicting:,} rows of this file)"),
+        key="train-drop-conflicting",
+        help="Copies of one face whose genders differ, or whose ages differ by more than a few years (the Data page "
+        "lists them). Off: every valid row is used. Either way all copies of a face stay on one side of the split.",
+    )
     start = st.form_submit_button(
         "Start training", type="primary", icon=":material/play_arrow:", disabled=active is not None or not csv_path.is_file()
     )
@@ -97,6 +105,7 @@ if start:
             learning_rate=float(learning_rate),
             limit=int(limit) or None,
             csv_path=str(csv_path.resolve()),
+            drop_conflicting=drop_conflicting,
         )
         run_dir = launcher.start_training(config)
     except ValueError as error:  # Bad settings, a missing file, or another training already running.
