@@ -6,7 +6,12 @@
     report.bad_rows   # every row left out, with its line, column and reason
 
 Every row is checked; a bad row is left out and reported, never repaired.
-A missing column or a file without a single valid row is a `ValueError`.
+A row whose only fault is an image name that is not valid UTF-8 is kept,
+the undecodable bytes shown as U+FFFD, and listed in `report.notes`.
+Whatever bytes a file holds, loading it either works or raises
+`core.errors.InputError` (a `ValueError`) naming the file and what is wrong:
+a missing column, no valid row, a ZIP or spreadsheet, a damaged gzip, text
+that is not a CSV. A missing file is `InputFileNotFound`.
 
 Speed: pyarrow reads the CSV, the pixels are parsed from its string buffer by
 vectorised numpy in parallel chunks (pandas `str.split` takes ~20 s on 21k
@@ -37,6 +42,7 @@ import pyarrow.csv as pa_csv
 from isal import igzip  # zlib-compatible gzip, ~3x faster than the stdlib's.
 
 from core.config import cache_dir
+from core.errors import InputError, InputFileNotFound
 
 IMAGE_SIDE = 48
 PIXELS_PER_FACE = IMAGE_SIDE * IMAGE_SIDE
@@ -45,9 +51,23 @@ MAX_AGE = 120
 GENDERS = {0: "male", 1: "female"}
 ETHNICITIES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
 # Bump when the cache layout or the validation rules change.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _CHUNK_ROWS = 2048
 _GZIP_MAGIC = b"\x1f\x8b"
+# Files that are not text at all, by their first bytes: what they are, and what to do instead.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx spreadsheet is one too): unzip it, or export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 (.xls) or other Office file: export it as CSV"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image, not a CSV"),
+    (b"\xff\xd8\xff", "a JPEG image, not a CSV"),
+    (b"BZh", "bzip2-compressed: decompress it, or compress it with gzip instead"),
+    (b"\xfd7zXZ", "xz-compressed: decompress it, or compress it with gzip instead"),
+)
+# Byte-order marks of the UTF-16 and UTF-32 text some spreadsheet programs save, and their codecs.
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+# The reader's block: a line must fit in one (a row is about 9 kB; anything beyond this is not a face row).
+_BLOCK_BYTES = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +88,8 @@ class LoadReport:
     rows_read: int
     rows_kept: int
     bad_rows: list[BadRow]
+    # Rows kept, with a remark: an image name that was not valid UTF-8.
+    notes: list[BadRow] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     from_cache: bool = False
 
@@ -84,6 +106,8 @@ class LoadReport:
         if self.bad_rows:
             reasons = ", ".join(f"{count} {reason}" for reason, count in self.counts_by_reason().items())
             text += f"; left out {self.rows_left_out:,} ({reasons})"
+        if self.notes:
+            text += f"; {len(self.notes):,} kept with a note ({self.notes[0].reason})"
         return text
 
     def to_dict(self) -> dict:
@@ -93,6 +117,7 @@ class LoadReport:
             "rows_read": self.rows_read,
             "rows_kept": self.rows_kept,
             "bad_rows": [dataclasses.asdict(row) for row in self.bad_rows],
+            "notes": [dataclasses.asdict(row) for row in self.notes],
         }
 
     @classmethod
@@ -103,6 +128,7 @@ class LoadReport:
             rows_read=values["rows_read"],
             rows_kept=values["rows_kept"],
             bad_rows=[BadRow(**row) for row in values["bad_rows"]],
+            notes=[BadRow(**row) for row in values["notes"]],
         )
 
 
@@ -150,15 +176,18 @@ def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceDat
     """Read, validate and convert a face CSV (plain or gzip).
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable CSV, lacks a required column,
-            or holds no valid row.
+        InputFileNotFound: the file does not exist.
+        InputError: the file is not a readable face CSV (not text, not a CSV,
+            a required column missing, no valid row); the message says which.
     """
     started = time.perf_counter()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No CSV file at {path}")
-    raw = path.read_bytes()
+        raise InputFileNotFound(f"No CSV file at {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path} could not be read: {error}") from error
     content_hash = hash_bytes(raw)
     cache_file = cache_dir() / f"faces-v{CACHE_VERSION}-{content_hash}.npz"
     if use_cache and cache_file.is_file():
@@ -166,7 +195,12 @@ def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceDat
         report.path = str(path)
         report.from_cache = True
     else:
-        faces, report = _parse(raw, str(path), content_hash)
+        try:
+            faces, report = _parse(raw, str(path), content_hash)
+        except InputError:
+            raise
+        except Exception as error:  # The last line of defence: whatever else the bytes trip, the user learns which file.
+            raise InputError(f"{path} could not be read as a face CSV ({type(error).__name__}: {error})") from error
         if use_cache:
             _write_cache(cache_file, faces, report)
     report.seconds = time.perf_counter() - started
@@ -174,7 +208,7 @@ def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceDat
 
 
 def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadReport]:
-    text = _decompress(raw, path)
+    text, undecodable_lines = _as_utf8(_decompress(raw, path), path)
     table, lines, field_count_errors = _read_table(text, path)
     bad_rows = list(field_count_errors)
     valid = np.ones(table.num_rows, dtype=bool)
@@ -192,9 +226,14 @@ def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadRepo
     rows_read = table.num_rows + len(field_count_errors)
     if not valid.any():
         first = "; ".join(str(row) for row in sorted(bad_rows, key=lambda r: r.line)[:3])
-        raise ValueError(f"{path} has no valid row ({rows_read} rows read). First problems: {first or 'file is empty'}")
+        raise InputError(f"{path} has no valid row ({rows_read} rows read). First problems: {first or 'a header and no rows'}")
 
     img_name = table.column("img_name").to_pandas().fillna("").to_numpy(dtype=str)
+    notes = [
+        BadRow(int(line), "img_name", "name not valid UTF-8", f"image name {str(name)!r} was not valid UTF-8; kept, undecodable bytes shown as \ufffd")
+        for line, name, keep in zip(lines, img_name, valid)
+        if keep and line in undecodable_lines and "\ufffd" in name
+    ]
     faces = FaceData(
         images=images[valid],
         age=labels["age"][valid].astype(np.int16),
@@ -204,7 +243,7 @@ def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadRepo
         line=lines[valid].astype(np.int32),
     )
     bad_rows.sort(key=lambda row: (row.line, row.column))
-    report = LoadReport(path, content_hash, rows_read, len(faces), bad_rows)
+    report = LoadReport(path, content_hash, rows_read, len(faces), bad_rows, notes)
     return faces, report
 
 
@@ -213,27 +252,62 @@ def _decompress(raw: bytes, path: str) -> bytes:
         return raw
     try:
         return igzip.decompress(raw)
-    except (OSError, EOFError, ValueError) as error:
-        raise ValueError(f"{path} looks gzip-compressed but could not be decompressed: {error}") from error
+    except Exception as error:  # ISA-L raises its own IsalError besides OSError and EOFError.
+        raise InputError(f"{path} looks gzip-compressed but could not be decompressed: {error}") from error
+
+
+def _as_utf8(data: bytes, path: str) -> tuple[bytes, set[int]]:
+    """The file's text as valid UTF-8, and the lines (1-based) whose bytes were not UTF-8 and were decoded with U+FFFD.
+
+    Files that are not text at all are refused by their first bytes; UTF-16
+    and UTF-32 text (with a byte-order mark) is converted.
+    """
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            raise InputError(f"{path} is not a CSV file: it is {what}")
+    for bom, codec in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec).encode(), set()
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path} starts like {codec.upper()} text but is not: {error}") from error
+    try:
+        data.decode("utf-8")
+        return data, set()
+    except UnicodeDecodeError:
+        pass
+    undecodable = set()
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.add(number)
+    return data.decode("utf-8", errors="replace").encode(), undecodable
 
 
 def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadRow]]:
     """Parse the CSV into string columns; returns the table, each row's line and rows of the wrong width."""
     header_line = text.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip("\r\ufeff")
     if not header_line.strip():
-        raise ValueError(f"{path} is empty: expected a header with columns {', '.join(REQUIRED_COLUMNS)}")
+        raise InputError(f"{path} is empty: expected a header with columns {', '.join(REQUIRED_COLUMNS)}")
+    if len(header_line) > 10_000:
+        raise InputError(f"{path} does not start with a CSV header: its first line is {len(header_line):,} characters long")
+    if "\ufffd" in header_line or not header_line.isprintable():
+        raise InputError(f"{path} is not a text CSV: its first line holds bytes that are not text (expected the header "
+                         f"{','.join(REQUIRED_COLUMNS)})")  # fmt: skip
     header = [name.strip() for name in next(csv.reader([header_line]))]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise ValueError(
-            f"{path} is missing column(s) {', '.join(missing)}; found {', '.join(header)}. "
+        shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
+        raise InputError(
+            f"{path} is missing column(s) {', '.join(missing)}; found {shown[:300]}. "
             f"Expected the columns {', '.join(REQUIRED_COLUMNS)}."
         )
 
     def read(use_threads: bool, on_invalid) -> pa.Table:
         return pa_csv.read_csv(
             io.BytesIO(text),
-            read_options=pa_csv.ReadOptions(use_threads=use_threads, column_names=header, skip_rows=1),
+            read_options=pa_csv.ReadOptions(use_threads=use_threads, column_names=header, skip_rows=1, block_size=_BLOCK_BYTES),
             # Blank lines stay rows (and are reported) so that line numbers stay true.
             parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
@@ -256,7 +330,7 @@ def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadR
             invalid_rows.clear()
             table = read(False, collect)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} could not be read as a CSV: {error}") from error
+        raise InputError(f"{path} could not be read as a CSV: {error}") from error
 
     # The reader counts the skipped header, so its row numbers are file lines.
     bad_lines = sorted(row.number for row in invalid_rows)

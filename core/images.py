@@ -6,9 +6,11 @@ Accepts JPEG, PNG and WebP. The EXIF orientation is applied, so a phone photo
 comes out the way it was taken. Transparent images (RGBA, LA, palette with
 transparency) are laid on white; palette, CMYK and grayscale images become
 RGB; 16-bit images are scaled to 8 bits (not clipped, as PIL's own
-conversion does). Images over `MAX_PIXELS` are refused from their header,
-before any pixel is decoded (decompression bombs), and so are files that are
-not images; both as `ValueError`s whose message says what was wrong.
+conversion does). Files over `MAX_BYTES` are refused before anything is
+decoded, images over `MAX_PIXELS` from their header, before any pixel is
+decoded (decompression bombs), and so are files that are not images: all as
+`core.errors.InputError` (a `ValueError`) saying what was wrong. Nothing else
+escapes, whatever the bytes.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.errors import InputError, InputFileNotFound
+
 # 50 megapixels is more than any phone photo (a 200 MP sensor saves 50 MP by
 # default) and decodes to 150 MB of RGB, a bound the dashboard can afford.
 MAX_PIXELS = 50_000_000
+# A phone's largest JPEG is about 15 MB; a bigger "photo" is refused unread, so
+# a shared server never decodes it (the 300 MB upload limit is for CSVs).
+MAX_BYTES = 20_000_000
 FORMATS = ("JPEG", "PNG", "WEBP")
+# The file name endings of those formats, for the commands that walk folders of photos.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
 # Modes whose pixels are 16-bit integers; "I" is how some PNG readers hold 16-bit gray.
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -31,22 +40,37 @@ TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA", "P")
 WHITE = (255, 255, 255, 255)
 
 
-def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Decode `source` (the file's bytes, or its path) into (H, W, 3) uint8 RGB, upright.
 
     Raises:
-        ValueError: the data is not a JPEG, PNG or WebP image, is damaged, or
-            has more than `max_pixels` pixels.
-        FileNotFoundError: `source` is a path that does not exist.
+        InputError: the data is over `max_bytes`, is not a JPEG, PNG or WebP
+            image, is damaged, or has more than `max_pixels` pixels.
+        InputFileNotFound: `source` is a path that does not exist.
     """
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    data = source if isinstance(source, bytes) else _read(Path(source), max_bytes)
+    if len(data) > max_bytes:
+        raise InputError(f"the file is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have")
     image = _open_checked(data, max_pixels)
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"damaged {image.format} image: {error}") from error
-    return to_rgb(image)
+        return to_rgb(ImageOps.exif_transpose(image))
+    except Exception as error:  # PIL raises many kinds on damaged data (OSError, SyntaxError, struct.error, ...).
+        raise InputError(f"damaged {image.format} image: {error}") from error
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """A photo file's bytes, refusing a file over `max_bytes` before reading it."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise InputError(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have")
+        return path.read_bytes()
+    except FileNotFoundError as error:
+        raise InputFileNotFound(f"No image file at {path}") from error
+    except IsADirectoryError as error:
+        raise InputError(f"{path} is a folder, not an image") from error
+    except OSError as error:
+        raise InputError(f"{path} could not be read: {error}") from error
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
@@ -59,13 +83,15 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as error:
         empty = " (the file is empty)" if not data else ""
-        raise ValueError(f"{NOT_AN_IMAGE}{empty}") from error
+        raise InputError(f"{NOT_AN_IMAGE}{empty}") from error
     except Image.DecompressionBombError as error:
         # PIL refuses this size itself before telling us the dimensions.
-        raise ValueError(f"image is over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, over {limit}") from error
+        raise InputError(f"image is over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, over {limit}") from error
+    except Exception as error:  # A header PIL recognises but cannot parse.
+        raise InputError(f"damaged image header: {error}") from error
     width, height = image.size
     if width * height > max_pixels:
-        raise ValueError(f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over {limit}")
+        raise InputError(f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels, over {limit}")
     return image
 
 

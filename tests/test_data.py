@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import io
+import zipfile
 
 import numpy as np
 import pytest
 
 from core.data import PIXELS_PER_FACE, load_faces, sample_rows, seeded_sample
+from core.errors import InputError, InputFileNotFound
 
 HEADER = "age,ethnicity,gender,img_name,pixels"
 
@@ -161,3 +164,68 @@ def test_pixels_round_trip_exactly(tmp_path):
     lines = [HEADER] + [row(pixels=" ".join(map(str, values))) for values in pixels]
     faces, _ = load_faces(write_csv(tmp_path, lines), use_cache=False)
     assert np.array_equal(faces.images.reshape(30, -1), pixels)
+
+
+def zipped(entries: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+GOOD_ROWS = HEADER + "\n" + row() + "\n" + row(age="40", gender="1") + "\n"
+# Files no one should feed the loader, each with a phrase the error message must hold.
+HOSTILE = {
+    "random bytes": (bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8)), "is not a text CSV"),
+    "a zipped CSV": (zipped({"faces.csv": GOOD_ROWS}), "is a ZIP archive"),
+    "an .xlsx spreadsheet": (zipped({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}), "export the sheet as CSV"),
+    "an .xls spreadsheet": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000), "Excel 97-2003"),
+    "a huge first line": (b"age" + b"x" * 30_000_000, "first line is 30,000,003 characters long"),
+    "a PDF": (b"%PDF-1.7\n" + bytes(200), "a PDF document"),
+    "a damaged gzip": (b"\x1f\x8b\x08" + bytes(100), "could not be decompressed"),
+    "JSON": (b'{"age": 3, "pixels": [1, 2]}\n', "is missing column(s) age, ethnicity, gender, img_name, pixels"),
+    "nothing": (b"", "is empty"),
+    "a header alone": (HEADER.encode() + b"\n", "has no valid row"),
+    "only NUL bytes": (bytes(5000), "is not a text CSV"),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_a_hostile_file_gets_the_project_s_error_naming_the_file_and_the_problem(kind, tmp_path):
+    data, phrase = HOSTILE[kind]
+    path = tmp_path / f"{kind.replace(' ', '-')}.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as raised:
+        load_faces(path, use_cache=False)
+    assert str(path) in str(raised.value) and phrase in str(raised.value), str(raised.value)
+    assert isinstance(raised.value, ValueError), "callers that catch ValueError keep working"
+
+
+def test_a_missing_file_is_the_project_s_error_too(tmp_path):
+    with pytest.raises(InputFileNotFound, match="No CSV file at"):
+        load_faces(tmp_path / "nowhere.csv")
+
+
+def test_other_encodings_load_and_a_name_that_is_not_utf8_keeps_its_row(tmp_path):
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(GOOD_ROWS.encode("utf-16"))
+    faces, report = load_faces(utf16, use_cache=False)
+    assert len(faces) == 2 and report.notes == [] and report.bad_rows == []
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes((HEADER + "\n" + row(name="José.jpg") + "\n" + row(name="b.jpg") + "\n").encode("latin-1"))
+    faces, report = load_faces(latin1, use_cache=False)
+    assert len(faces) == 2 and report.bad_rows == [], "the row is kept: its pixels and labels are fine"
+    (note,) = report.notes
+    assert (note.line, note.column) == (2, "img_name") and "not valid UTF-8" in str(note)
+    assert faces.img_name[0] == "Jos\ufffd.jpg" and "1 kept with a note" in report.summary()
+    assert np.array_equal(faces.images[0], faces.images[1])
+
+
+def test_a_huge_data_line_is_one_bad_row(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text(HEADER + "\n" + row(pixels=pixel_text(count=3_000_000)) + "\n" + row() + "\n")
+    faces, report = load_faces(path, use_cache=False)
+    (bad,) = report.bad_rows
+    assert len(faces) == 1 and bad.line == 2 and "3000000 pixel values" in bad.detail

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import MAX_PIXELS, NOT_AN_IMAGE, load_rgb
+from core.errors import InputError, InputFileNotFound
+from core.images import MAX_BYTES, MAX_PIXELS, NOT_AN_IMAGE, load_rgb
 from tests.image_kinds import encode, framed, photo_kinds, png_header
 
 LOSSY = {"jpeg", "webp", "exif-rotated jpeg", "cmyk jpeg", "grayscale jpeg", "palette png"}
@@ -101,5 +102,32 @@ def test_the_limit_can_be_lowered(kinds):
 
 
 def test_a_missing_path_is_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InputFileNotFound, match="No image file at"):
         load_rgb(tmp_path / "absent.jpg")
+    with pytest.raises(InputError, match="is a folder, not an image"):
+        load_rgb(tmp_path)
+
+
+def test_a_photo_over_20_mb_is_refused_before_it_is_read_or_decoded(kinds, tmp_path):
+    big = kinds["png"] + bytes(21_000_000)  # A valid image that is too large a file.
+    with pytest.raises(InputError, match=r"the file is 21.\d MB, over the 20 MB a photo may have"):
+        load_rgb(big)
+    path = tmp_path / "huge.png"
+    path.write_bytes(big)
+    with pytest.raises(InputError, match=r"huge.png is 21.\d MB, over the 20 MB"):
+        load_rgb(path)
+    assert MAX_BYTES == 20_000_000
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_whatever_the_bytes_only_the_project_s_error_comes_out(kinds, seed):
+    """Random damage to real images: decoded, or refused as InputError; never another exception."""
+    rng = np.random.default_rng(seed)
+    for name, data in kinds.items():
+        damaged = np.frombuffer(data, dtype=np.uint8).copy()
+        damaged[rng.integers(0, len(damaged), 40)] = rng.integers(0, 256, 40, dtype=np.uint8)
+        try:
+            rgb = load_rgb(damaged[: rng.integers(len(damaged) // 3, len(damaged) + 1)].tobytes())
+        except InputError:
+            continue
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3, name
