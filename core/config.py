@@ -30,21 +30,54 @@ def ordered_heads(names) -> tuple[str, ...]:
     return tuple(head for head in HEADS if head in present)
 
 
+# Where users put face CSVs (git-ignored), and where the dashboard writes imported ones.
+DATA_DIR = PROJECT_ROOT / "data"
+
+
 def default_csv_path() -> Path:
     """The CSV to use when none is given: `AGEGENDER_CSV`, else `data/age_gender.csv[.gz]`."""
     from_env = os.environ.get("AGEGENDER_CSV")
     if from_env:
         return Path(from_env)
-    plain = PROJECT_ROOT / "data" / "age_gender.csv"
-    gzipped = PROJECT_ROOT / "data" / "age_gender.csv.gz"
+    plain = DATA_DIR / "age_gender.csv"
+    gzipped = DATA_DIR / "age_gender.csv.gz"
     if not plain.exists() and gzipped.exists():
         return gzipped
     return plain
 
 
+def allowed_data_dirs() -> list[Path] | None:
+    """The folders an operator allows data to be read from (`AGEGENDER_DATA_DIRS`, separated by `os.pathsep`); None: any."""
+    setting = os.environ.get("AGEGENDER_DATA_DIRS", "").strip()
+    return [Path(folder).expanduser().resolve() for folder in setting.split(os.pathsep) if folder.strip()] or None
+
+
+def check_data_path(path: str | Path) -> Path:
+    """`path`, resolved, if it lies in an allowed data folder (always, when none is set); an InputError otherwise.
+
+    On a shared server the operator sets AGEGENDER_DATA_DIRS, so that a typed
+    path cannot make the dashboard read files elsewhere on the machine.
+    """
+    resolved = Path(path).expanduser().resolve()
+    allowed = allowed_data_dirs()
+    if allowed is not None and not any(resolved.is_relative_to(folder) for folder in allowed):
+        from core.errors import InputError
+
+        raise InputError(f"{path} is outside the data folders this server allows ({', '.join(map(str, allowed))})")
+    return resolved
+
+
 def runs_dir() -> Path:
     """Where run directories live: `AGEGENDER_RUNS`, else `runs/` in the project."""
     return Path(os.environ.get("AGEGENDER_RUNS", PROJECT_ROOT / "runs"))
+
+
+def starter_dir() -> Path:
+    """The starter run that ships with the studio: `AGEGENDER_STARTER`, else `models/starter/` in the project.
+
+    Pages fall back to it while the user has no finished run of their own.
+    """
+    return Path(os.environ.get("AGEGENDER_STARTER", PROJECT_ROOT / "models" / "starter"))
 
 
 def cache_dir() -> Path:
@@ -66,10 +99,12 @@ class TrainConfig:
 
     Epochs, batch size, learning rate and patience left as None take the
     preset's values (see core.presets), so `TrainConfig(preset="seed")` is
-    exactly the seed recipe.
+    exactly the seed recipe. The task left as None is `both` for a preset
+    whose heads share a trunk (a one-head run would throw the other head
+    away) and `gender` for the others.
     """
 
-    task: str = _setting("gender", "what to train: one head, or one model with both heads", choices=TASKS)
+    task: str | None = _setting(None, "what to train: both heads (the default for a preset whose heads share a trunk), or one", choices=TASKS)
     preset: str = _setting(DEFAULT_PRESET, "the network and training recipe (core.presets)")
     epochs: int | None = _setting(None, "at most this many epochs (default: the preset's)", type=int)
     batch_size: int | None = _setting(None, "faces per batch (default: the preset's)", type=int)
@@ -91,9 +126,11 @@ class TrainConfig:
     drop_conflicting: bool = _setting(False, "leave out duplicate faces whose labels disagree", type=bool)
 
     def __post_init__(self):
+        preset = get_preset(self.preset)
+        if self.task is None:
+            object.__setattr__(self, "task", "both" if preset.shared_trunk else "gender")  # Frozen: set once, here.
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        preset = get_preset(self.preset)
         for name in ("epochs", "batch_size", "learning_rate", "patience"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, getattr(preset, name))  # Frozen: set once, here.

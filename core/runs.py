@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import TrainConfig, runs_dir
+from core.config import TrainConfig, default_csv_path, runs_dir, starter_dir
+from core.data import FaceData, LoadReport, load_faces
 from core.evaluation import Summary, label_predictions
 
 
@@ -55,12 +56,21 @@ FILES = (
     INT8_WEIGHTS := RunFile("model.int8.bin", "the int8 model's weights"),
     METRICS := RunFile("metrics.json", "final test metrics and breakdowns"),
     PREDICTIONS := RunFile("predictions.csv", "one row per test face"),
+    CALIBRATION := RunFile("calibration.json", "age intervals and the P(female) temperature, fitted on the validation split"),
+    MODEL_CARD := RunFile("MODEL_CARD.md", "what the model predicts, how well, and its limitations"),
     STOP := RunFile("STOP", "present while a stop of the training is requested"),
+    # Keras' BackupAndRestore backup (weights, optimizer state, epoch) and the best-model keeper's
+    # state, after every whole epoch: what --resume continues from. Deleted when a run completes.
+    CHECKPOINT := RunFile("checkpoint", "the state after the last whole epoch, for --resume (a folder)"),
+    TENSORBOARD := RunFile("tensorboard", "TensorBoard's logs: scalars per epoch and per N batches, the graph (a folder)"),
+    EXPORT := RunFile("export", "the model as ONNX, LiteRT or a SavedModel (core.export; a folder)"),
 )
 CONFIG_FILE, STATUS_FILE, LOG_FILE = CONFIG.name, STATUS.name, LOG.name
 SPLIT_FILE, HISTORY_FILE, MODEL_FILE = SPLIT.name, HISTORY.name, MODEL.name
 INT8_MODEL_FILE, INT8_WEIGHTS_FILE, METRICS_FILE = INT8_MODEL.name, INT8_WEIGHTS.name, METRICS.name
 PREDICTIONS_FILE, STOP_FILE = PREDICTIONS.name, STOP.name
+CALIBRATION_FILE, MODEL_CARD_FILE, CHECKPOINT_DIR = CALIBRATION.name, MODEL_CARD.name, CHECKPOINT.name
+TENSORBOARD_DIR, EXPORT_DIR = TENSORBOARD.name, EXPORT.name
 
 RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed"
 # A run whose status says running but whose process is gone (killed, machine
@@ -68,6 +78,8 @@ RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed
 INTERRUPTED = "interrupted"
 # Finished with a best model kept: what the result pages can use.
 FINISHED = (COMPLETED, STOPPED)
+# Ended before its last epoch, on request or by a kill: what --resume can continue.
+RESUMABLE = (STOPPED, INTERRUPTED)
 # What runs from before a setting existed did: the seed recipe, and a split
 # that did not keep copies of a face together.
 LEGACY_SETTINGS = {"preset": "seed", "split": "stratified"}
@@ -145,6 +157,9 @@ class Status:
     ended_at: str | None = None
     updated_at: str | None = None
     error: str | None = None
+    # How often the run was continued with --resume, and the epoch the last one started from.
+    resumes: int = 0
+    resumed_from_epoch: int | None = None
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -206,15 +221,21 @@ class RunMetrics:
     monitor: str | None
     monitor_value: float | None
     test: Summary
+    # Of a calibrated run (core.calibration.calibration_report): interval coverage per level and age
+    # bucket, and P(female)'s expected calibration error before and after, on the test split.
+    coverage: list[dict] | None = None
+    gender_ece: dict | None = None
 
     def to_json(self) -> dict:
-        return {
+        values = {
             "task": self.task,
             "preset": self.preset,
             "best_epoch": self.best_epoch,
             "monitor": {"name": self.monitor, "value": self.monitor_value},
             "test": self.test.to_json(),
         }
+        extras = {"coverage": self.coverage, "gender_ece": self.gender_ece}
+        return {**values, **{key: value for key, value in extras.items() if value is not None}}
 
     @classmethod
     def from_json(cls, values: dict) -> RunMetrics:
@@ -226,6 +247,8 @@ class RunMetrics:
             monitor=monitor.get("name"),
             monitor_value=monitor.get("value"),
             test=Summary.from_json(values["test"]),
+            coverage=values.get("coverage"),
+            gender_ece=values.get("gender_ece"),
         )
 
 
@@ -357,6 +380,11 @@ class RunInfo:
         return self.config.train.task
 
     @property
+    def is_starter(self) -> bool:
+        """The run that ships with the studio (models/starter), not one the user trained."""
+        return self.run_dir.resolve() == starter_dir().resolve()
+
+    @property
     def state(self) -> str:
         if self.status.state == RUNNING and not pid_alive(self.status.pid):
             return INTERRUPTED
@@ -365,6 +393,11 @@ class RunInfo:
     @property
     def has_model(self) -> bool:
         return (self.run_dir / MODEL_FILE).is_file()
+
+    @property
+    def can_resume(self) -> bool:
+        """Ended early (stopped, or killed) after at least one whole epoch, so it can be continued from there."""
+        return self.state in RESUMABLE and (self.run_dir / CHECKPOINT_DIR).is_dir() and not self.is_starter
 
     @property
     def is_usable(self) -> bool:
@@ -379,7 +412,8 @@ class RunInfo:
             )
         import keras
 
-        return keras.saving.load_model(self.run_dir / MODEL_FILE, compile=False)
+        # Safe mode refuses a model file that would run arbitrary code (a Lambda layer's pickled function).
+        return keras.saving.load_model(self.run_dir / MODEL_FILE, compile=False, safe_mode=True)
 
 
 def read_predictions(run_dir: Path) -> pd.DataFrame:
@@ -390,6 +424,23 @@ def read_predictions(run_dir: Path) -> pd.DataFrame:
         ValueError: the file is not a predictions table (pandas' parser errors are ValueErrors too).
     """
     return label_predictions(pd.read_csv(Path(run_dir) / PREDICTIONS_FILE))
+
+
+def load_run_faces(run: RunInfo) -> tuple[FaceData, LoadReport]:
+    """The faces a run's row ids point at: its own CSV, or else the default CSV, whichever has the run's content hash.
+
+    Raises:
+        ValueError: neither file is there with that hash (the message names the file the run needs).
+    """
+    for path in dict.fromkeys((Path(run.config.train.csv_path), default_csv_path())):
+        if path.is_file():
+            faces, report = load_faces(path)
+            if report.file_hash == run.config.data_hash:
+                return faces, report
+    raise ValueError(
+        f"run {run.run_id} was trained on {run.config.train.csv_path} (content hash {run.config.data_hash}); neither that "
+        f"file nor the default CSV ({default_csv_path()}) is that data any more, so its row ids name no faces here"
+    )
 
 
 def load_run(run_dir: Path) -> RunInfo:
@@ -412,6 +463,16 @@ def list_runs(parent: Path | None = None) -> list[RunInfo]:
     return found
 
 
+def available_runs() -> list[RunInfo]:
+    """The user's runs, newest first, then the starter run (when it is there): what the result pages offer."""
+    found = list_runs()
+    try:
+        starter = load_run(starter_dir())
+    except ValueError:
+        return found  # No starter here (or not a readable one): the user's runs only.
+    return [run for run in found if run.run_dir.resolve() != starter.run_dir.resolve()] + [starter]
+
+
 def active_run(parent: Path | None = None) -> RunInfo | None:
     """The run whose training process is alive right now, if any."""
     return next((run for run in list_runs(parent) if run.state == RUNNING), None)
@@ -419,6 +480,8 @@ def active_run(parent: Path | None = None) -> RunInfo | None:
 
 def delete_run(run_dir: Path) -> None:
     run = load_run(run_dir)  # Refuses folders that are not runs.
+    if run.is_starter:
+        raise ValueError(f"{run.run_id} is the starter model that ships with the studio; it cannot be deleted")
     if run.state == RUNNING:
         raise ValueError(f"Run {run.run_id} is still training; stop it before deleting it")
     shutil.rmtree(run.run_dir)

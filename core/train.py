@@ -2,6 +2,7 @@
 
     python -m core.train --task gender --epochs 2 --limit 4000 --csv ../shared/data/age_gender.csv.gz
     python -m core.train --config runs/<run_id>/config.json --seed 7   # a saved run's settings, one changed
+    python -m core.train --resume runs/<run_id>                        # a stopped or killed run, from its last whole epoch
 
 Progress goes to the terminal; the last line is one JSON object:
 {"run_dir": ..., "status": ..., "test": {"accuracy": ..., "mae": ...}}.
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
@@ -36,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         )
     parser.add_argument("--config", type=Path, default=None, help="start from the settings of this config.json (a run's)")
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="continue this stopped or interrupted run from its last whole epoch (no other settings)")  # fmt: skip
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts")
     return parser.parse_args(argv)
 
@@ -50,12 +55,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         values = runs.RunConfig.from_json(saved).train.to_json()
     given = {field.name: getattr(args, field.name) for _, field in setting_flags() if getattr(args, field.name) is not None}
     if "preset" in given:
-        # A new preset brings its own epochs, batch size, learning rate and patience, unless given too.
-        for name in ("epochs", "batch_size", "learning_rate", "patience"):
+        # A new preset brings its own task, epochs, batch size, learning rate and patience, unless given too.
+        for name in ("task", "epochs", "batch_size", "learning_rate", "patience"):
             values.pop(name, None)
     values.update(given)
     values["csv_path"] = str(values.get("csv_path") or default_csv_path())
     return TrainConfig(**values)
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run under `--distribute multi-worker`: the chief, else worker 0 (TF_CONFIG)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = tf_config.get("task", {})
+    kind, index = task.get("type", "worker"), task.get("index", 0)
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in tf_config.get("cluster", {}))
 
 
 def make_strategy(name: str):
@@ -65,24 +78,40 @@ def make_strategy(name: str):
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    return tf.distribute.MultiWorkerMirroredStrategy()  # Reads the cluster from TF_CONFIG.
+    from core.multi_worker import multi_worker_strategy
+
+    return multi_worker_strategy()  # Reads the cluster from TF_CONFIG.
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        config = config_from_args(args)
+        if args.resume is not None:
+            given = [flag for flag, field in setting_flags() if getattr(args, field.name) is not None]
+            if given or args.config is not None or args.run_dir is not None:
+                raise ValueError(f"--resume continues a run with its own settings; drop {', '.join(given) or '--config / --run-dir'}")
+            runs.read_config(args.resume)  # Refuses a folder that is not a run, before TensorFlow loads.
+        else:
+            config = config_from_args(args)
     except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    from core.training import train  # TensorFlow loads here, after the arguments are checked.
+    from core.training import resume, train  # TensorFlow loads here, after the arguments are checked.
 
-    run_dir = args.run_dir or runs.new_run_dir(config.task, config.preset)
+    if args.distribute == "multi-worker" and not is_chief():
+        # Every worker trains the same model; only the chief's run directory is kept, the others write to a scratch one.
+        run_dir = Path(tempfile.mkdtemp(prefix="agegender-worker-"))
+    else:
+        run_dir = args.resume or args.run_dir or runs.new_run_dir(config.task, config.preset)
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: runs.request_stop(run_dir))
+    strategy, verbose = make_strategy(args.distribute), 1 if sys.stdout.isatty() else 2
     try:
-        result = train(config, run_dir=run_dir, strategy=make_strategy(args.distribute), verbose=1 if sys.stdout.isatty() else 2)
+        if args.resume is not None:
+            result = resume(run_dir, strategy=strategy, verbose=verbose)
+        else:
+            result = train(config, run_dir=run_dir, strategy=strategy, verbose=verbose)
     except (ValueError, FileNotFoundError) as error:
         print(json.dumps({"run_dir": str(run_dir), "status": runs.FAILED, "error": str(error)}))
         return 1

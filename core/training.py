@@ -1,13 +1,16 @@
-"""Train a model into a run directory: data, split, fit with live history, best model, test metrics.
+"""Train a model into a run directory: prepare the data, fit with live history, export, score and calibrate.
 
     from core.config import TrainConfig
     result = train(TrainConfig(task="gender", epochs=2, limit=4000, csv_path="..."))
     result.run_dir, result.status, result.test   # a TrainResult
+    result = resume("runs/<run_id>")              # a stopped or killed run, from its last whole epoch
 
 A run can be stopped from outside with `core.runs.request_stop(run_dir)` (the
 CLI also turns SIGTERM / Ctrl-C into that request): it ends after the current
-batch, is marked `stopped` and keeps its best model. An exception marks the
-run `failed` with the message and is raised again.
+batch, is marked `stopped` and keeps its best model and a checkpoint of its
+last whole epoch. An exception marks the run `failed` with the message and is
+raised again. Data the model cannot learn from (one gender only, too few
+faces in a part of the split) is refused before training starts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import time
+import shutil
 from pathlib import Path
 
 import keras
@@ -25,16 +28,22 @@ import tensorflow as tf
 from core import runs
 from core.augment import make_dataset
 from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
+from core.calibrate import calibrate_run
+from core.callbacks import BatchScalars, BestModelKeeper, EpochCheckpoint, HistoryWriter, StopWatcher, checkpoint_state
 from core.config import TrainConfig
 from core.data import FaceData, load_faces, sample_rows, seeded_sample
 from core.data_health import conflicting_rows, duplicate_groups
+from core.errors import InputError
 from core.evaluation import predictions_frame, summarize
 from core.models import build_model, compile_model, dtype_policy_for, inference_copy
+from core.multi_worker import build_before_fit
 from core.presets import get_preset
 from core.splits import Split, make_split
 
 # What decides the best epoch, per task: (canonical log key, "max" or "min").
 MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": ("val_loss", "min")}
+# Fewer faces than this in the training, validation or test part leave nothing to learn or to measure.
+MIN_FACES_PER_PART = 8
 
 
 def targets_for(faces: FaceData, rows: np.ndarray, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -44,107 +53,6 @@ def targets_for(faces: FaceData, rows: np.ndarray, heads: tuple[str, ...]) -> di
     if "age" in heads:
         targets["age"] = faces.age[rows].astype(np.float32)[:, None]  # (n, 1)
     return targets
-
-
-def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
-    """Keras names a one-head model's metrics `accuracy` / `mae`; name them by head always."""
-    renamed = {}
-    for key, value in (logs or {}).items():
-        prefix, base = ("val_", key[4:]) if key.startswith("val_") else ("", key)
-        if len(heads) == 1 and base != "loss" and not base.startswith(heads[0]):
-            base = f"{heads[0]}_{base}"
-        renamed[prefix + base] = float(value)
-    return renamed
-
-
-class HistoryWriter(keras.callbacks.Callback):
-    """Appends a record to history.jsonl every epoch and every N batches, flushed at once."""
-
-    def __init__(self, run_dir: Path, heads, every_batches: int, steps_per_epoch: int, epochs: int, watcher: StopWatcher):
-        super().__init__()
-        self.run_dir, self.heads, self.every_batches, self.watcher = run_dir, heads, every_batches, watcher
-        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
-        self.started = time.time()
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = batch + 1
-        if step % self.every_batches == 0 or step == self.steps_per_epoch:
-            self._write("batch", batch=step, metrics=canonical_logs(logs, self.heads))
-
-    def on_epoch_end(self, epoch, logs=None):
-        # An epoch cut short by a stop request has training metrics over a few batches only.
-        self._write("epoch", partial=self.watcher.stopped, metrics=canonical_logs(logs, self.heads))
-
-    def _write(self, kind: str, **values):
-        record = runs.HistoryRecord(
-            kind=kind,
-            epoch=self.epoch,
-            epochs=self.epochs,
-            steps=self.steps_per_epoch,
-            elapsed=round(time.time() - self.started, 3),
-            **values,
-        )
-        runs.append_history(self.run_dir, record)
-
-
-class BestModelKeeper(keras.callbacks.Callback):
-    """Saves the best model so far (atomically), stops after `patience` epochs without gain.
-
-    Doing early stopping here, on the same canonical metric as the checkpoint,
-    keeps "best" meaning one thing.
-    """
-
-    def __init__(self, run_dir: Path, heads, monitor: str, mode: str, patience: int, watcher: StopWatcher):
-        super().__init__()
-        self.run_dir, self.heads, self.monitor, self.mode, self.patience = run_dir, heads, monitor, mode, patience
-        self.watcher = watcher
-        self.best_value = None
-        self.best_epoch = None
-        self.best_weights = None
-
-    def _improved(self, value: float) -> bool:
-        if self.best_value is None:
-            return True
-        return value > self.best_value if self.mode == "max" else value < self.best_value
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = canonical_logs(logs, self.heads).get(self.monitor)
-        if value is None or not np.isfinite(value) or self.watcher.stopped:
-            return  # "Best" is only ever a whole epoch.
-        if self._improved(value):
-            self.best_value, self.best_epoch = value, epoch + 1
-            self.best_weights = self.model.get_weights()
-            save_model_atomic(inference_copy(self.model), self.run_dir / runs.MODEL_FILE)
-        elif epoch + 1 - self.best_epoch >= self.patience:
-            self.model.stop_training = True
-
-    def restore_best(self) -> None:
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
-
-
-class StopWatcher(keras.callbacks.Callback):
-    """Ends training after the current batch once a stop was requested."""
-
-    def __init__(self, run_dir: Path):
-        super().__init__()
-        self.run_dir = run_dir
-        self.stopped = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        if runs.stop_requested(self.run_dir):
-            self.stopped = True
-            self.model.stop_training = True
-
-
-def save_model_atomic(model: keras.Model, path: Path) -> None:
-    temp_path = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temp_path)
-    os.replace(temp_path, path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,15 +89,51 @@ def train(
     # Written before the data loads, so the run is visible (and "the active run") at once.
     runs.write_config(run_dir, runs.RunConfig(train=config, created_at=runs.now_iso()))
     runs.write_status(run_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
+    return _run(run_dir, lambda: prepare_data(config, run_dir), strategy, verbose, callbacks)
+
+
+def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbose: int = 2) -> TrainResult:
+    """Continue a stopped or interrupted run from its last whole epoch, to the end its config plans.
+
+    Keras' BackupAndRestore brings back the weights, the optimizer's state and
+    the schedule's position; the best model so far, early stopping's count
+    and the history go on as they were (the unfinished epoch's records are
+    dropped). Uses the run's own split, from the same data (checked by hash).
+
+    Raises:
+        ValueError: the run has no whole epoch to resume from, or is training now.
+    """
+    run = runs.load_run(run_dir)
+    if run.state == runs.COMPLETED:
+        raise ValueError(f"run {run.run_id} has completed: there is nothing to resume")
+    state = checkpoint_state(run.run_dir)
+    if state is None:
+        raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
+    if run.status.pid != os.getpid() and runs.pid_alive(run.status.pid) and run.status.state == runs.RUNNING:
+        raise ValueError(f"run {run.run_id} is training now (process {run.status.pid}); stop it before resuming it")
+    (run.run_dir / runs.STOP_FILE).unlink(missing_ok=True)  # The request that stopped it has been honoured.
+    kept = [record for record in runs.read_history(run.run_dir) if record.epoch <= state["epoch"] and not record.partial]
+    (run.run_dir / runs.HISTORY_FILE).unlink(missing_ok=True)
+    for record in kept:
+        runs.append_history(run.run_dir, record)
+    runs.write_status(run.run_dir, runs.RUNNING, pid=os.getpid(), ended_at=None, error=None,
+                      resumes=run.status.resumes + 1, resumed_from_epoch=state["epoch"])  # fmt: skip
+    return _run(run.run_dir, lambda: load_prepared_data(run), strategy, verbose, (), state)
+
+
+def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_state: dict | None = None) -> TrainResult:
+    """Prepare, fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
     try:
-        data = prepare_data(config, run_dir)
-        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks)
+        data = prepare()
+        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state)
         test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
         runs.write_status(run_dir, runs.FAILED, ended_at=runs.now_iso(), error=message)
         raise
     status = runs.STOPPED if watcher.stopped else runs.COMPLETED
+    if status == runs.COMPLETED:
+        shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)  # Nothing left to resume.
     runs.write_status(run_dir, status, ended_at=runs.now_iso())
     return TrainResult(run_dir, status, test)
 
@@ -198,7 +142,7 @@ def rows_and_split(faces: FaceData, config: TrainConfig) -> tuple[np.ndarray, Sp
     """The rows a run uses, their split, and how many conflicting copies were left out; depends only on the data and config.
 
     Copies of a face are found among the sampled rows (core.data_health):
-    about 5 s for the 21k faces of the shared CSV.
+    about 3 s for the 21k faces of the shared CSV.
     """
     rows = sample_rows(len(faces), config.limit, config.seed)
     if config.split == "stratified" and not config.drop_conflicting:
@@ -213,11 +157,30 @@ def rows_and_split(faces: FaceData, config: TrainConfig) -> tuple[np.ndarray, Sp
     return rows, split, len(left_out)
 
 
+def check_learnable(faces: FaceData, split: Split, heads: tuple[str, ...]) -> None:
+    """Refuse, with the reason, data a model cannot learn from or be measured on; before any training time is spent."""
+    for part in ("train", "val", "test"):
+        rows = getattr(split, part)
+        if len(rows) < MIN_FACES_PER_PART:
+            raise InputError(
+                f"the {part} part of the split holds {len(rows)} faces, fewer than the {MIN_FACES_PER_PART} needed: "
+                "use more rows (a larger --limit, or a larger CSV)"
+            )
+        genders = np.unique(faces.gender[rows])
+        if "gender" in heads and len(genders) < 2:
+            only = {0: "men", 1: "women"}[int(genders[0])]
+            raise InputError(
+                f"the {part} part of the split holds only {only}: a gender model cannot learn (or be tested) from one gender; "
+                "use data with both, or train the age task"
+            )
+
+
 def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
-    """Load the CSV, sample and split it, and record both (split.npz, the provenance in config.json)."""
+    """Load the CSV, sample and split it, check it can be learned from, and record it (split.npz, provenance in config.json)."""
     csv_path = Path(config.csv_path).resolve()
     faces, report = load_faces(csv_path)
     rows, split, conflicting_left_out = rows_and_split(faces, config)
+    check_learnable(faces, split, config.heads)
     split.save(run_dir / runs.SPLIT_FILE)
     run_config = dataclasses.replace(
         runs.read_config(run_dir),
@@ -234,10 +197,20 @@ def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
     return PreparedData(faces, split, run_config)
 
 
-def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks) -> tuple[keras.Model, BestModelKeeper, StopWatcher]:
-    """Build the preset's model and fit it, writing the history and the best model as it goes."""
+def load_prepared_data(run: runs.RunInfo) -> PreparedData:
+    """A run's own data and split again, to resume it: the same file (by content hash) and the saved split."""
+    faces, _ = runs.load_run_faces(run)
+    return PreparedData(faces, Split.load(run.run_dir / runs.SPLIT_FILE), run.config)
+
+
+def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, resumed_state: dict | None = None):
+    """Build the preset's model and fit it, writing the history, the best model and a checkpoint as it goes.
+
+    With `resumed_state` (core.callbacks.checkpoint_state) the checkpoint is
+    loaded into the new model and training goes on from the epoch after it.
+    """
     config, faces, split, heads = data.config.train, data.faces, data.split, data.config.heads
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed + (resumed_state or {}).get("epoch", 0))
     steps_per_epoch = int(np.ceil(len(split.train) / config.batch_size))
     age_bias = float(faces.age[split.train].mean())
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -249,24 +222,43 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks) ->
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir)
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
-    history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher)
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=[watcher, history, keeper, *callbacks], verbose=verbose)
+    elapsed_before = (resumed_state or {}).get("elapsed", 0.0)
+    history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher, elapsed_before)
+    if resumed_state is not None:
+        keeper.resume(resumed_state)
+    checkpoint = EpochCheckpoint(run_dir, keeper, history, watcher)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        build_before_fit(model, strategy, train_data)  # Keras' own build fails across workers (core.multi_worker).
+    # `tensorboard --logdir runs/` shows every run: scalars per epoch and every N batches, and the graph.
+    board = keras.callbacks.TensorBoard(str(run_dir / runs.TENSORBOARD_DIR), update_freq="epoch")
+    batches = BatchScalars(run_dir / runs.TENSORBOARD_DIR, heads, config.log_every_batches)
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        callbacks=[watcher, history, keeper, checkpoint, board, batches, *callbacks],
+        verbose=verbose,
+    )
     return model, keeper, watcher
 
 
 def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, keeper: BestModelKeeper) -> dict[str, float]:
-    """Save the best model's int8 copy and score the test split with it (metrics.json, predictions.csv).
+    """Save the best model's int8 copy, score the test split with it, and calibrate the run on its validation split.
 
-    The test predictions come from the int8 copy, so the metrics are those of what batch inference serves.
+    The test predictions come from the int8 copy, so the metrics are those of
+    what batch inference serves; calibration (core.calibrate) then adds the
+    age intervals and the calibrated P(female), and writes the model card.
     """
     config, faces, split = data.config.train, data.faces, data.split
     keeper.restore_best()
     int8_path = run_dir / runs.INT8_MODEL_FILE
     save_int8(inference_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
     flip = get_preset(config.preset).flip_test_time
-    frame = predictions_frame(faces, split.test, BatchPredictor(int8_path).predict(faces.as_float(split.test), flip_test_time=flip))
+    predictor = BatchPredictor(int8_path)
+    frame = predictions_frame(faces, split.test, predictor.predict(faces.as_float(split.test), flip_test_time=flip))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     summary = summarize(frame)
     metrics = runs.RunMetrics(config.task, config.preset, keeper.best_epoch, keeper.monitor, keeper.best_value, summary)
     runs.write_metrics(run_dir, metrics)
+    calibrate_run(run_dir, faces, split, lambda images: predictor.predict(images, flip_test_time=flip))
     return summary.headline()

@@ -4,7 +4,7 @@
 
 Pages are thin scripts in `app_pages/` (not `pages/`, which would make
 Streamlit build a second, automatic navigation). A new page is one line in
-`SECTIONS`.
+`SECTIONS`; the first page opens first.
 """
 
 import sys
@@ -22,6 +22,7 @@ from dashboard import widgets
 
 # Section -> pages as (script in app_pages/, title, icon).
 SECTIONS = {
+    "Start": [("home.py", "Home", ":material/home:")],
     "Data and training": [
         ("data.py", "Data", ":material/database:"),
         ("train.py", "Train", ":material/model_training:"),
@@ -46,4 +47,7 @@ navigation = st.navigation(
     }
 )
 widgets.sidebar_status()
-navigation.run()
+try:
+    navigation.run()
+except Exception as error:  # The last line of defence: a page never shows a raw traceback (st.stop and reruns are not Exceptions).
+    widgets.unexpected_error(error)

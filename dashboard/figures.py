@@ -255,20 +255,48 @@ def confusion_heatmap(matrix: list[list[int]]) -> go.Figure:
     return _layout(figure, "Gender confusion matrix", height=360)
 
 
-def calibration_plot(table: pd.DataFrame) -> go.Figure:
-    """Observed share of women against predicted P(female) per bin; the diagonal is perfect."""
+def calibration_plot(table: pd.DataFrame, raw_table: pd.DataFrame | None = None, title: str = "Gender probability calibration") -> go.Figure:
+    """Observed share of women against predicted P(female) per bin; the diagonal is perfect.
+
+    `raw_table`, the same for the network's own probabilities, is drawn beside
+    the calibrated ones (`table`) when the run was calibrated.
+    """
     figure = go.Figure()
     figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"color": "#777", "dash": "dash"}, hoverinfo="skip")
-    figure.add_scatter(
-        x=table["mean_predicted"],
-        y=table["observed_female"],
-        mode="lines+markers",
-        name="model",
-        customdata=table[["n"]],
-        marker={"size": np.clip(np.sqrt(table["n"].to_numpy(float)) * 1.5, 6, 22), "color": GENDER_COLORS["female"]},
-        hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata[0]} faces<extra></extra>",
-    )
+    curves = [(table, "calibrated" if raw_table is not None else "model", GENDER_COLORS["female"])]
+    if raw_table is not None:
+        curves.insert(0, (raw_table, "before calibration", GENDER_COLORS["all"]))
+    for curve, name, color in curves:
+        figure.add_scatter(
+            x=curve["mean_predicted"],
+            y=curve["observed_female"],
+            mode="lines+markers",
+            name=name,
+            customdata=curve[["n"]],
+            marker={"size": np.clip(np.sqrt(curve["n"].to_numpy(float)) * 1.5, 6, 22), "color": color},
+            line={"color": color},
+            hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata[0]} faces<extra></extra>",
+        )
     figure.update_layout(
         xaxis_title="predicted P(female)", yaxis_title="observed share female", xaxis_range=[0, 1], yaxis_range=[0, 1]
     )
-    return _layout(figure, "Gender probability calibration", height=360)
+    return _layout(figure, title, height=360)
+
+
+def coverage_bars(table: pd.DataFrame) -> go.Figure:
+    """Observed coverage of the age intervals per age bucket and level, with each level's target as a line."""
+    figure = go.Figure()
+    colors = px.colors.sequential.Blues[3:]
+    for index, (level, rows) in enumerate(table.groupby("level", sort=True)):
+        color = colors[index % len(colors)]
+        figure.add_bar(
+            x=rows["age_bucket"],
+            y=rows["coverage"],
+            name=f"{level:.0%} intervals",
+            marker_color=color,
+            customdata=rows[["n", "mean_width"]],
+            hovertemplate="%{x}: %{y:.1%} inside<br>%{customdata[0]} faces, mean width %{customdata[1]:.1f} years<extra></extra>",
+        )
+        figure.add_hline(y=level, line_dash="dash", line_color=color)
+    figure.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1], xaxis_title="true age", yaxis_title="true ages inside")
+    return _layout(figure, "Coverage of the age intervals", height=380)

@@ -63,27 +63,53 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
     if not Path(config.csv_path).is_file():
         raise ValueError(f"No CSV file at {config.csv_path}: choose a data file on the Data page")
     with _launch_lock(parent):
-        running = runs.active_run(parent)
-        if running is not None:
-            raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
+        _refuse_if_busy(parent)
         run_dir = runs.new_run_dir(config.task, config.preset, parent)
         # The trainer reads its settings from this config.json, and completes it
         # and status.json once TensorFlow has loaded, seconds from now; until then
         # these make the run visible (and count as "the active run") to every session.
         runs.write_config(run_dir, runs.RunConfig(train=config))
-        with open(run_dir / runs.LOG_FILE, "wb") as log:
-            process = subprocess.Popen(
-                train_command(run_dir),
-                cwd=PROJECT_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Not killed with the server's terminal; stoppable as a group.
-                env={**os.environ, "PYTHONPATH": _python_path()},
-            )
-        runs.write_status(run_dir, runs.RUNNING, pid=process.pid, started_at=runs.now_iso(), ended_at=None, error=None)
-    threading.Thread(target=_reap, args=(process, run_dir), daemon=True, name=f"reap-{run_dir.name}").start()
+        _launch(train_command(run_dir), run_dir, started_at=runs.now_iso(), ended_at=None, error=None)
     return run_dir
+
+
+def resume_training(run_dir: Path) -> Path:
+    """Continue a stopped or interrupted run in the background from its last whole epoch (`python -m core.train --resume`).
+
+    Raises:
+        TrainingBusy: a training is already running in the run's folder.
+        ValueError: the run cannot be resumed (the message says why).
+    """
+    run = runs.load_run(run_dir)
+    if not run.can_resume:
+        raise ValueError(f"Run {run.run_id} cannot be resumed: it is {run.state}, and only a stopped or interrupted run "
+                         "with at least one whole epoch can")  # fmt: skip
+    with _launch_lock(run.run_dir.parent):
+        _refuse_if_busy(run.run_dir.parent)
+        _launch([sys.executable, "-m", "core.train", "--resume", str(run.run_dir)], run.run_dir, ended_at=None, error=None)
+    return run.run_dir
+
+
+def _refuse_if_busy(parent: Path) -> None:
+    running = runs.active_run(parent)
+    if running is not None:
+        raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
+
+
+def _launch(command: list[str], run_dir: Path, **status) -> None:
+    """Start `command` in its own process group, its output appended to the run's train.log, and mark the run running."""
+    with open(run_dir / runs.LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Not killed with the server's terminal; stoppable as a group.
+            env={**os.environ, "PYTHONPATH": _python_path()},
+        )
+    runs.write_status(run_dir, runs.RUNNING, pid=process.pid, **status)
+    threading.Thread(target=_reap, args=(process, run_dir), daemon=True, name=f"reap-{run_dir.name}").start()
 
 
 def _python_path() -> str:

@@ -5,7 +5,7 @@
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
     predictor = load_predictor(run_dirs)     # the models of one or two runs (core.predict.Predictor)
     maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
-    photo, picture = predict_upload(run_dirs, data, "report")  # an uploaded photo's faces, and the photo with boxes
+    photo, picture = predict_upload(run_dirs, data, "report", 0.8)  # an uploaded photo's faces, and the photo with boxes
 
 Caches are keyed by path *and* modification time (and size), so an edited
 CSV or a re-evaluated run is read again while an unchanged one costs nothing.
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from core.cams import Explainer
     from core.predict import PhotoPrediction, Predictor
 
-# (resolved run folder, model.keras mtime in ns) of each run the models come from.
-ModelKey = tuple[tuple[str, int], ...]
+# (resolved run folder, model.keras and calibration.json mtimes in ns) of each run the models come from.
+ModelKey = tuple[tuple[str, int, int], ...]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading and checking the face CSV…")
@@ -96,9 +96,12 @@ def model_key(run_dirs: list[Path]) -> ModelKey:
     key = []
     for run_dir in map(Path, run_dirs):
         try:
-            key.append((str(run_dir.resolve()), (run_dir / runs.MODEL_FILE).stat().st_mtime_ns))
+            modified = (run_dir / runs.MODEL_FILE).stat().st_mtime_ns
         except FileNotFoundError:
             raise ValueError(f"run {run_dir.name} has no {runs.MODEL_FILE}") from None
+        # A calibration added later (python -m core.calibrate) changes the answers too.
+        calibration = run_dir / runs.CALIBRATION_FILE
+        key.append((str(run_dir.resolve()), modified, calibration.stat().st_mtime_ns if calibration.is_file() else 0))
     return tuple(key)
 
 
@@ -106,7 +109,7 @@ def model_key(run_dirs: list[Path]) -> ModelKey:
 def _predictor(key: ModelKey) -> Predictor:
     from core.predict import Predictor
 
-    return Predictor.from_runs([run_dir for run_dir, _ in key])
+    return Predictor.from_runs([run_dir for run_dir, *_ in key])
 
 
 def load_predictor(run_dirs: list[Path]) -> Predictor:
@@ -147,23 +150,25 @@ def heatmaps(run_dirs: list[Path], head: str, method: str, faces: np.ndarray) ->
 # A result holds each face's aligned colour chip at the photo's resolution
 # (a few MB for a big face in a phone photo), so fewer are kept, and not for long.
 @st.cache_resource(max_entries=32, ttl="1h", show_spinner=False)
-def _photo(key: ModelKey, data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:
+def _photo(key: ModelKey, data: bytes, if_no_face: str, level: float) -> tuple[PhotoPrediction, np.ndarray]:
     from core.images import load_rgb
     from core.predict import predict_rgb
     from dashboard.photos import annotated_photo
 
     rgb = load_rgb(data)  # Decoded once, for the prediction and the drawing.
-    photo = predict_rgb(_predictor(key), rgb, if_no_face=if_no_face)
+    photo = predict_rgb(_predictor(key), rgb, if_no_face=if_no_face, level=level)
     return photo, annotated_photo(rgb, photo.faces)
 
 
-def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str) -> tuple[PhotoPrediction, np.ndarray]:
-    """An uploaded photo's faces with age and gender, and the photo with their boxes; once per file content.
+def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str, level: float) -> tuple[PhotoPrediction, np.ndarray]:
+    """An uploaded photo's faces with age (and its interval at `level`) and gender, and the photo with their boxes.
+
+    Kept once per file content and setting.
 
     Raises:
         ValueError: the file is not a usable image (core.images says why).
     """
-    return _photo(model_key(run_dirs), data, if_no_face)
+    return _photo(model_key(run_dirs), data, if_no_face, level)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Averaging maps over a sample of test faces…")

@@ -1,10 +1,12 @@
 """Which runs can answer the Predict page, and which it proposes first; Streamlit-free.
 
-    usable = runs_by_task(core.runs.list_runs())   # {"both": [...], "gender": [...], "age": [...]}, newest first
-    first = default_runs(usable)                   # [a both run] or [a gender run, an age run] (or one of them)
+    usable = runs_by_task(core.runs.available_runs())   # {"both": [...], "gender": [...], "age": [...]}, newest first
+    first = default_runs(usable)                        # [a both run] or [a gender run, an age run] (or one of them)
 
 A run is usable once it has finished (completed, or stopped with its best
-model kept) and has its model.keras.
+model kept) and has its model.keras. The user's own runs come before the
+starter run that ships with the studio, which is proposed only when there
+is no usable run of the user's.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ def default_runs(usable: dict[str, list[runs.RunInfo]]) -> list[runs.RunInfo]:
     """The newest `both` run, or the newest gender run with the newest age run, whichever is newer.
 
     A pair counts as new as its older member. With no `both` run and only one
-    of gender or age, that single run is proposed; with nothing usable, [].
+    of gender or age, that single run is proposed; with no run of the user's,
+    the starter; with nothing usable, [].
     """
+    own = {task: [run for run in found if not run.is_starter] for task, found in usable.items()}
+    if not any(own.values()):
+        return next(([run] for found in usable.values() for run in found), [])
+    usable = own
     newest_both = usable["both"][0] if usable["both"] else None
     pair = [usable[task][0] for task in ("gender", "age") if usable[task]]
     if newest_both is None:

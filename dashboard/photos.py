@@ -18,7 +18,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from core.images import check_rgb
-from core.predict import FacePrediction, PhotoPrediction
+from core.predict import TABLE_COLUMNS, FacePrediction, PhotoPrediction, face_rows
 
 # The page shows photos at most this wide; a 12-megapixel original would only
 # make the browser download and shrink it on every rerun.
@@ -26,25 +26,30 @@ DISPLAY_MAX_SIDE = 1024
 # Box colours by predicted gender (colour-blind-safe blue and orange); a face
 # without a gender prediction (an age-only model) gets the neutral one.
 BOX_COLOURS = {"male": (0, 114, 178), "female": (230, 159, 0), None: (0, 158, 115)}
-BOX_COLUMNS = ("x", "y", "width", "height")
 
 
 def face_label(number: int, face: FacePrediction) -> str:
-    """'2 · female 87% · 34 y': the face's number, predicted gender with its confidence, and age."""
+    """'2 · female 87% · 34 y (28-41)': the face's number, predicted gender with its confidence, age and its interval.
+
+    Plain ASCII apart from the dots: the label is also drawn on the photo, in a font without an en dash.
+    """
     parts = [str(number)]
     if face.female_probability is not None:
         confidence = face.female_probability if face.gender == "female" else 1.0 - face.female_probability
         parts.append(f"{face.gender} {confidence:.0%}")
     if face.age is not None:
-        parts.append(f"{face.age:.0f} y")
+        interval = "" if face.age_low is None else f" ({face.age_low:.0f}-{face.age_high:.0f})"
+        parts.append(f"{face.age:.0f} y{interval}")
     return " · ".join(parts)
 
 
 def face_numbers(face: FacePrediction) -> str:
-    """'box (115, 75, 213, 277) · age 46.4 years · P(female) 0.929': the face's numbers, those the models give."""
+    """'box (115, 75, 213, 277) · age 46.4 years · 80% interval 38.1–55.9 · P(female) 0.929': the face's numbers."""
     parts = [f"box {tuple(face.box)}"]
     if face.age is not None:
         parts.append(f"age {face.age:.1f} years")
+    if face.age_low is not None:
+        parts.append(f"{face.interval_level:.0%} interval {face.age_low:.1f}-{face.age_high:.1f}")
     if face.female_probability is not None:
         parts.append(f"P(female) {face.female_probability:.3f}")
     return " · ".join(parts)
@@ -88,16 +93,12 @@ def annotated_photo(rgb: np.ndarray, faces: Sequence[FacePrediction], max_side: 
 
 
 def faces_table(photos: Iterable[tuple[str, PhotoPrediction]]) -> pd.DataFrame:
-    """One row per face of every photo: image name, face number, box, then the face's keys in `core.predict`'s JSON.
+    """One row per face of every photo (core.predict.face_rows), columns in TABLE_COLUMNS order.
 
-    Columns of a head the models lack (age or gender) are left out; a face
-    read as a whole-image chip has no detector confidence.
+    Columns of a head the models lack (age or gender), or of intervals an
+    uncalibrated run does not give, are left out; a face read as a
+    whole-image chip has no detector confidence.
     """
-    rows = []
-    for image_name, photo in photos:
-        for number, face in enumerate(photo.faces, start=1):
-            values = face.to_dict()
-            box = dict(zip(BOX_COLUMNS, values.pop("box")))
-            rows.append({"image": image_name, "face": number, **box, **values})
-    columns = ["image", "face", *BOX_COLUMNS, "confidence", "age", "gender", "female_probability"]
-    return pd.DataFrame(rows, columns=[column for column in columns if not rows or any(column in row for row in rows)])
+    rows = [row for image_name, photo in photos for row in face_rows(image_name, photo)]
+    present = {key for row in rows for key in row}
+    return pd.DataFrame(rows, columns=[column for column in TABLE_COLUMNS if not rows or column in present])

@@ -66,17 +66,18 @@ def gender_ethnicity_table(summary: Summary) -> pd.DataFrame:
     return breakdown_table(rows)[["ethnicity", "gender", *(key for key in ("n", "accuracy", "mae") if key in overall)]]
 
 
-def calibration_table(frame: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+def calibration_table(frame: pd.DataFrame, bins: int = 10, column: str = "pred_gender_prob") -> pd.DataFrame:
     """Predicted P(female) against how often those faces really are female, per probability bin.
 
     A well-calibrated model has `observed_female` close to `mean_predicted`
-    in every bin. Empty bins are left out.
+    in every bin. Empty bins are left out. `column` is the probability to
+    look at: the shown (calibrated) one, or `pred_gender_prob_raw`, the network's own.
     """
     if bins < 2:
         raise ValueError(f"bins must be at least 2, got {bins}")
-    if "pred_gender_prob" not in frame:
-        raise ValueError("Calibration needs gender predictions (a pred_gender_prob column)")
-    probability = frame["pred_gender_prob"].to_numpy(float)
+    if column not in frame:
+        raise ValueError(f"Calibration needs gender predictions (a {column} column)")
+    probability = frame[column].to_numpy(float)
     # Bin i holds [i/bins, (i+1)/bins); a probability of exactly 1 goes in the last bin.
     which = np.minimum((probability * bins).astype(int), bins - 1)
     grouped = pd.DataFrame({"bin": which, "predicted": probability, "female": frame["gender"].to_numpy() == 1})
@@ -115,6 +116,7 @@ def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
         rows.append(
             {
                 "run": run.run_id,
+                "model": "starter (ships with the studio)" if run.is_starter else "yours",
                 "status": run.state,
                 "task": run.task,
                 "preset": run.config.train.preset,
@@ -169,7 +171,9 @@ def prediction_caption(row) -> str:
     gender, P(female) and whether the gender is right.
     """
     parts = []
-    if hasattr(row, "pred_age"):
+    if hasattr(row, "age_low"):
+        parts.append(f"{row.age} → {row.pred_age:.0f} ({row.age_low:.0f}–{row.age_high:.0f})")
+    elif hasattr(row, "pred_age"):
         parts.append(f"{row.age} → {row.pred_age:.0f}")
     else:
         parts.append(f"age {row.age}")
@@ -194,6 +198,8 @@ def face_details_table(row: pd.Series) -> pd.DataFrame:
     ]
     if "pred_age" in row:
         fields += [("predicted age", f"{row['pred_age']:.1f}"), ("age error (years)", f"{row['age_error']:+.1f}")]
+    if "age_low" in row:
+        fields.append((f"{row['interval_level']:.0%} age interval", f"{row['age_low']:.1f}–{row['age_high']:.1f}"))
     fields.append(("true gender", row["gender_name"]))
     if "pred_gender" in row:
         fields += [

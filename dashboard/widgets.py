@@ -8,6 +8,8 @@ Predictions and Errors pages for the Explain page.
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +19,39 @@ import streamlit as st
 from core import runs
 from core.config import cache_dir, default_csv_path
 from core.data import ETHNICITIES, GENDERS, FaceData, LoadReport
-from dashboard import loaders
+from dashboard import launcher, loaders
 from dashboard.selection import FaceFilter
+
+logger = logging.getLogger(__name__)
 
 CSV_KEY = "chosen_csv"
 RUN_KEY = "chosen_run"
 UPLOAD_KEY = "stored_upload"
 CHOSEN_FACES_KEY = "chosen_faces"
+# The run the Train page shows (its live panel while it trains); the Runs page's Resume sets it too.
+WATCHED_TRAINING_KEY = "watched_training"
 # The Explain page shows this many chosen faces at most, the latest first.
 MAX_CHOSEN_FACES = 12
 DATA_PAGE = "app_pages/data.py"
 TRAIN_PAGE = "app_pages/train.py"
 EXPLAIN_PAGE = "app_pages/explain.py"
+PREDICT_PAGE = "app_pages/predict.py"
+ERRORS_PAGE = "app_pages/errors.py"
+
+
+def unexpected_error(error: Exception) -> None:
+    """What a page shows instead of a traceback when something nobody foresaw went wrong; the details go to the server's log.
+
+    With AGEGENDER_RAISE_ERRORS=1 (the test suite sets it) the error is raised instead, so tests see it.
+    """
+    if os.environ.get("AGEGENDER_RAISE_ERRORS") == "1":
+        raise error
+    logger.exception("Unexpected error on a dashboard page")
+    st.error(
+        f"Something went wrong on this page: {type(error).__name__}: {error}. Reload the page to try again; if it happens "
+        "again, choose another data file on the Data page or another run, and see the server's log for the details.",
+        icon=":material/error:",
+    )
 
 
 def percent(value: float | None) -> str:
@@ -48,24 +71,41 @@ def choose_csv(path: str | Path) -> None:
     st.session_state[CSV_KEY] = str(Path(path).expanduser())
 
 
-def store_upload(upload) -> Path:
-    """Write an uploaded CSV to disk (once per upload) and make it the chosen CSV.
+def save_upload(upload) -> Path:
+    """Write an uploaded file to disk, once per upload, and return its path.
 
-    `core.data.load_faces` and the training process read files, not buffers,
-    and runs remember the path, so uploads are kept in the (git-ignored)
-    cache folder, `.cache/uploads/` by default, rather than a temp folder
-    that a reboot empties.
+    `core.data.load_faces`, the importer and the training process read files,
+    not buffers, and runs remember the path, so uploads are kept in the
+    (git-ignored) cache folder, `.cache/uploads/` by default, rather than a
+    temp folder that a reboot empties.
     """
+    path = cache_dir() / "uploads" / upload.file_id / (Path(upload.name).name or "upload")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.getbuffer())
+    return path
+
+
+def store_upload(upload) -> Path:
+    """Save an uploaded CSV (once per upload) and make it the chosen CSV."""
     stored = st.session_state.get(UPLOAD_KEY)
     if stored and stored["file_id"] == upload.file_id:
         return Path(stored["path"])
-    folder = cache_dir() / "uploads" / upload.file_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (Path(upload.name).name or "upload.csv")
-    path.write_bytes(upload.getbuffer())
+    path = save_upload(upload)
     st.session_state[UPLOAD_KEY] = {"file_id": upload.file_id, "path": str(path)}
     choose_csv(path)
     return path
+
+
+def resume_and_watch(run: runs.RunInfo) -> bool:
+    """Resume a run in the background and make the Train page watch it; False after saying why it could not."""
+    try:
+        launcher.resume_training(run.run_dir)
+    except ValueError as error:  # Another training runs, or the run cannot go on: the message says which.
+        st.error(str(error), icon=":material/error:")
+        return False
+    st.session_state[WATCHED_TRAINING_KEY] = str(run.run_dir)
+    return True
 
 
 def chosen_faces() -> list[int]:
@@ -92,7 +132,7 @@ def explain_missing_data(path: Path) -> None:
     )
 
 
-def load_data_or_explain(path: Path, link_to_data_page: bool = True) -> tuple[FaceData, LoadReport] | None:
+def load_data_or_explain(path: Path) -> tuple[FaceData, LoadReport] | None:
     """The faces of `path`, or None after telling the user what is wrong and what to do."""
     try:
         return loaders.load_data(path)
@@ -100,21 +140,11 @@ def load_data_or_explain(path: Path, link_to_data_page: bool = True) -> tuple[Fa
         explain_missing_data(path)
     except ValueError as error:
         st.error(f"Cannot use `{path}`: {error}", icon=":material/error:")
-    if link_to_data_page:
-        st.page_link(DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
     return None
 
 
-def conflicting_rows_or_none(path: Path) -> int | None:
-    """How many rows of a CSV are copies of a face with conflicting labels; None when it cannot be read (pages say why elsewhere)."""
-    try:
-        return loaders.load_health(path).conflicting_rows
-    except (FileNotFoundError, ValueError):
-        return None
-
-
 def describe_run(run: runs.RunInfo) -> str:
-    parts = [run.run_id, run.state]
+    parts = ["Starter model (ships with the studio)" if run.is_starter else run.run_id, run.state]
     test = run.metrics.test if run.metrics else None
     if test is not None and test.accuracy is not None:
         parts.append(f"accuracy {percent(test.accuracy)}")
@@ -133,7 +163,7 @@ def no_run_yet(what: str) -> None:
 
 def pick_run(what: str) -> runs.RunInfo | None:
     """A run with test predictions, chosen by the user; remembered across pages."""
-    candidates = [run for run in runs.list_runs() if (run.run_dir / runs.PREDICTIONS_FILE).is_file()]
+    candidates = [run for run in runs.available_runs() if (run.run_dir / runs.PREDICTIONS_FILE).is_file()]
     if not candidates:
         no_run_yet(what)
         return None
@@ -171,20 +201,27 @@ def pick_run_with_predictions(what: str) -> tuple[runs.RunInfo, pd.DataFrame]:
 
 
 def run_faces_or_explain(run: runs.RunInfo) -> FaceData | None:
-    """The faces a run was trained on, checked to be the same file version; None after explaining."""
-    csv_path = Path(run.config.train.csv_path)
-    loaded = load_data_or_explain(csv_path, link_to_data_page=False)
-    if loaded is None:
-        st.caption(f"Run {run.run_id} was trained on `{csv_path}`; put that file back there to see its faces.")
-        return None
-    faces, report = loaded
-    if run.config.data_hash and run.config.data_hash != report.file_hash:
-        st.warning(
-            f"`{csv_path}` has changed since run {run.run_id} was trained, so its rows no longer match "
-            "the predictions; faces are not shown."
-        )
-        return None
-    return faces
+    """The faces a run's row ids point at, or None after explaining why they cannot be shown.
+
+    A run's row ids are positions in the exact file it was trained on, so the
+    faces come from the CSV in use, or else from the run's own file, only if
+    that file has the run's content hash.
+    """
+    trained_on = Path(run.config.train.csv_path)
+    for path in dict.fromkeys((chosen_csv(), trained_on)):
+        try:
+            faces, report = loaders.load_data(path)
+        except (FileNotFoundError, ValueError):
+            continue  # Missing or unusable: the message below names the file the run needs.
+        if report.file_hash == run.config.data_hash:
+            return faces
+    st.info(
+        f"The faces of run {run.run_id} belong to a different file: it was trained on `{trained_on.name}` "
+        f"(content hash `{run.config.data_hash}`), and neither the CSV in use (`{chosen_csv()}`) nor a file at "
+        f"`{trained_on}` is that file. Choose it on the Data page to see the faces; the numbers below need no faces.",
+        icon=":material/image_not_supported:",
+    )
+    return None
 
 
 def slice_controls(key: str, max_age: int) -> FaceFilter:

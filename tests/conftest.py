@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,12 +37,15 @@ def shared_faces() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
-    """Tests never write caches or runs into the checkout."""
+    """Tests never write caches or runs into the checkout, and see no starter run unless they ask for one."""
     cache = tmp_path_factory.mktemp("cache")
     runs = tmp_path_factory.mktemp("runs")
-    previous = {key: os.environ.get(key) for key in ("AGEGENDER_CACHE", "AGEGENDER_RUNS")}
+    previous = {key: os.environ.get(key) for key in ("AGEGENDER_CACHE", "AGEGENDER_RUNS", "AGEGENDER_STARTER", "AGEGENDER_RAISE_ERRORS")}
     os.environ["AGEGENDER_CACHE"] = str(cache)
     os.environ["AGEGENDER_RUNS"] = str(runs)
+    os.environ["AGEGENDER_STARTER"] = str(tmp_path_factory.mktemp("no-starter") / "missing")
+    # A page's last-line error guard shows a message to users; tests want the error itself.
+    os.environ["AGEGENDER_RAISE_ERRORS"] = "1"
     yield
     for key, value in previous.items():
         if value is None:
@@ -74,6 +78,15 @@ def tiny_gender_run(tmp_path_factory, shared_csv) -> Path:
 @pytest.fixture(scope="session")
 def tiny_age_run(tmp_path_factory, shared_csv) -> Path:
     return _tiny_run(tmp_path_factory, shared_csv, "age")
+
+
+@pytest.fixture
+def tiny_starter(tmp_path, monkeypatch, tiny_both_run) -> Path:
+    """A copy of the tiny `both` run standing in for the starter run that ships in models/starter."""
+    starter = tmp_path / "models" / "starter"
+    shutil.copytree(tiny_both_run, starter)
+    monkeypatch.setenv("AGEGENDER_STARTER", str(starter))
+    return starter
 
 
 @pytest.fixture

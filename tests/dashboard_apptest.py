@@ -20,7 +20,7 @@ def open_page(page: str, session_state: dict | None = None) -> AppTest:
     for key, value in (session_state or {}).items():
         app.session_state[key] = value
     app.run()
-    if page != "data":  # Data is the default page.
+    if page != "home":  # Home is the default page.
         app.switch_page(f"app_pages/{page}.py")
         app.run()
     assert not app.exception, [error.value for error in app.exception]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -33,6 +34,9 @@ def test_face_labels_give_number_gender_confidence_and_age_and_the_numbers_in_fu
     assert face_label(4, face((0, 0, 9, 9), female_probability=None)) == "4 · 34 y"
     assert face_numbers(face((115, 75, 213, 277))) == "box (115, 75, 213, 277) · age 34.4 years · P(female) 0.870"
     assert face_numbers(face((1, 2, 3, 4), age=None)) == "box (1, 2, 3, 4) · P(female) 0.870"
+    with_interval = dataclasses.replace(face((0, 0, 9, 9)), age_low=28.0, age_high=41.0, interval_level=0.8)
+    assert face_label(5, with_interval) == "5 · female 87% · 34 y (28-41)"
+    assert face_numbers(with_interval) == "box (0, 0, 9, 9) · age 34.4 years · 80% interval 28.0-41.0 · P(female) 0.870"
 
 
 def test_boxes_are_drawn_where_the_faces_are_in_their_gender_colour():
@@ -72,13 +76,16 @@ def test_the_faces_table_has_a_row_per_face_of_every_photo():
     first = PhotoPrediction(640, 480, [face((10, 20, 30, 40)), face((100, 20, 30, 40), age=61.26, female_probability=0.123456)])
     second = PhotoPrediction(200, 200, [face((0, 0, 200, 200), female_probability=0.5)], message="read whole")
     table = faces_table([("party.jpg", first), ("empty.png", PhotoPrediction(9, 9, [], "no face")), ("chip.png", second)])
-    assert list(table.columns) == ["image", "face", "x", "y", "width", "height", "confidence", "age", "gender", "female_probability"]
+    assert list(table.columns) == ["image", "face", "x", "y", "width", "height", "confidence", "age", "gender", "female_probability", "warnings"]
     assert table[["image", "face"]].values.tolist() == [["party.jpg", 1], ["party.jpg", 2], ["chip.png", 1]]
     assert table.loc[1, ["x", "y", "width", "height"]].tolist() == [100, 20, 30, 40]
     assert table.loc[1, "age"] == 61.3 and table.loc[1, "female_probability"] == 0.1235 and table.loc[1, "gender"] == "male"
     assert table.loc[2, "gender"] == "female", "0.5 counts as female, as in core.predict"
     assert table["confidence"].isna().all()
-    assert pd.read_csv(io.StringIO(table.to_csv(index=False))).shape == (3, 10)
+    assert pd.read_csv(io.StringIO(table.to_csv(index=False))).shape == (3, 11)
+    honest = dataclasses.replace(face((5, 5, 30, 30)), age_low=30.0, age_high=41.0, interval_level=0.8, warnings=("small", "turned"))
+    row = faces_table([("small.jpg", PhotoPrediction(99, 99, [honest]))]).iloc[0]
+    assert (row["age_low"], row["age_high"], row["interval_level"], row["warnings"]) == (30.0, 41.0, 0.8, "small; turned")
 
 
 def test_the_faces_table_leaves_out_a_head_the_models_lack():

@@ -73,7 +73,7 @@ def test_a_training_that_fails_shows_its_error_on_the_train_page(runs_dir, tmp_p
         wait_for(lambda: runs.load_run(run_dir).state not in (runs.RUNNING,), 180, "the training to fail", interval=0.5)
         app = open_page("train", session_state={"watched_training": str(run_dir)})
         (message,) = texts(app, "error")
-        assert message.startswith("Failed: ValueError") and "missing column(s)" in message
+        assert message.startswith("Failed: InputError") and "missing column(s)" in message
         assert images_shown(app) == 0 and not app.metric
     finally:
         stop_process_of(run_dir)

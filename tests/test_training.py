@@ -14,10 +14,12 @@ import pytest
 from core import runs
 from core.config import TrainConfig
 from core.data import load_faces
+from core.errors import InputError
 from core.evaluation import predict_heads
 from core.models import dtype_policy_for
 from core.presets import DEFAULT_PRESET, get_preset
-from core.training import canonical_logs, train
+from core.callbacks import canonical_logs
+from core.training import train
 from tests.conftest import REPO_ROOT
 
 RUN_FILES = (
@@ -45,7 +47,7 @@ def test_a_model_trained_on_real_faces_beats_trivial_baselines_and_leaves_every_
     majority_share = max(np.mean(faces.gender[test_rows] == gender) for gender in (0, 1))
     mean_age_mae = np.abs(faces.age[test_rows] - faces.age[split["train"]].mean()).mean()
     assert result.test["accuracy"] > majority_share + 0.1, (result.test, majority_share)
-    assert result.test["mae"] < mean_age_mae - 2, (result.test, mean_age_mae)
+    assert result.test["mae"] < mean_age_mae - 1, (result.test, mean_age_mae)
 
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["task"] == "both" and saved["preset"] == DEFAULT_PRESET and len(saved["data_hash"]) == 32
@@ -76,7 +78,7 @@ def test_a_model_trained_on_real_faces_beats_trivial_baselines_and_leaves_every_
     float_predictions = predict_heads(model, faces.as_float(test_rows), flip_test_time=flip)
     float_prob = float_predictions["gender"]
     assert np.mean((in_file_order["pred_gender_prob"] >= 0.5) == (float_prob >= 0.5)) > 0.95
-    assert np.abs(in_file_order["pred_gender_prob"] - float_prob).mean() < 0.03
+    assert np.abs(in_file_order["pred_gender_prob_raw"] - float_prob).mean() < 0.03, "the network's own, before calibration"
     # An undertrained model quantizes less well than a trained one (README: within seed noise): about 1 year here.
     assert np.abs(in_file_order["pred_age"] - float_predictions["age"]).mean() < 2.0
     assert json.loads((run_dir / "status.json").read_text())["state"] == "completed"
@@ -145,9 +147,11 @@ def test_one_head_logs_are_named_by_their_head():
 
 def test_config_takes_unset_settings_from_its_preset():
     seed = TrainConfig(preset="seed")
-    assert (seed.learning_rate, seed.batch_size, seed.epochs) == (1e-4, 32, 30)
+    assert (seed.task, seed.learning_rate, seed.batch_size, seed.epochs) == ("gender", 1e-4, 32, 30)
     compact = TrainConfig(preset="compact", epochs=3)
     assert compact.epochs == 3 and compact.learning_rate == 2e-3
+    # A preset whose heads share a trunk trains both unless told otherwise.
+    assert (compact.task, TrainConfig().task, TrainConfig(task="age").task) == ("both", "both", "age")
     with pytest.raises(ValueError, match="Unknown preset"):
         TrainConfig(preset="nope")
 
@@ -166,3 +170,19 @@ def test_runs_list_skips_folders_without_a_readable_config(tiny_gender_run, tmp_
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     assert [run.run_id for run in runs.list_runs(tmp_path)] == ["good"]
+
+
+def test_training_refuses_data_it_cannot_learn_from_before_it_starts(shared_csv, tmp_path):
+    rows = pd.read_csv(shared_csv, nrows=3000)
+    women = tmp_path / "women.csv"
+    rows[rows["gender"] == 1].head(400).to_csv(women, index=False)
+    with pytest.raises(InputError, match="holds only women: a gender model cannot learn"):
+        train(TrainConfig(task="gender", epochs=1, csv_path=str(women)), run_dir=tmp_path / "one-gender", verbose=0)
+    status = runs.read_status(tmp_path / "one-gender")
+    assert status.state == "failed" and "holds only women" in status.error
+    assert not (tmp_path / "one-gender" / "history.jsonl").exists(), "refused before any training"
+    # One gender is no obstacle to an age model; too few faces is, for any.
+    few = tmp_path / "few.csv"
+    rows.head(25).to_csv(few, index=False)
+    with pytest.raises(InputError, match=r"the val part of the split holds \d faces, fewer than the 8 needed"):
+        train(TrainConfig(task="age", epochs=1, csv_path=str(few)), run_dir=tmp_path / "few", verbose=0)

@@ -1,4 +1,4 @@
-"""Data page: where the face CSV comes from, its load report, distributions, sample faces and data health."""
+"""Data page: where the face CSV comes from (or an import of images), its load report, distributions, samples, data health."""
 
 import dataclasses
 
@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core import data_health, runs
-from core.config import default_csv_path
+from core.config import DATA_DIR, check_data_path, default_csv_path
+from core.errors import InputError
+from core.import_faces import import_faces
 from core.data import ETHNICITIES, GENDERS, seeded_sample
 from dashboard import figures, loaders, tables, widgets
 
@@ -26,13 +28,48 @@ with path_column:
     with st.form("csv-path", border=False):
         typed = st.text_input("Face CSV file (plain or .gz)", value=str(widgets.chosen_csv()))
         if st.form_submit_button("Use this file"):
-            widgets.choose_csv(typed.strip())
+            try:
+                widgets.choose_csv(check_data_path(typed.strip()))
+            except InputError as error:
+                st.error(str(error), icon=":material/block:")
     default = default_csv_path()
     if st.button(f"Use the default: {default}", type="tertiary"):
         widgets.choose_csv(default)
 
+with st.expander("Import faces from a folder or archive: UTKFace chips, or your own labelled photos", icon=":material/upload:"):
+    st.caption(
+        "UTKFace *aligned & cropped* chips (`AGE_GENDER_ETHNICITY_DATE.jpg.chip.jpg`) become rows exactly as the "
+        "public CSV was made. Other photos are searched for one face each, labelled by a UTKFace-style name or by a "
+        "`labels.csv` (columns file, age, gender, ethnicity); photos with no face or several are left out and listed."
+    )
+    source_text = st.text_input("Folder, .tar or .tar.gz on this computer", key="import-source")
+    archive = st.file_uploader("…or upload a .tar / .tar.gz / .tgz", type=["tar", "gz", "tgz"], key="import-upload")
+    labels_text = st.text_input("Labels file (optional; default: labels.csv in the folder)", key="import-labels")
+    if st.button("Import", icon=":material/upload:", key="import-start", disabled=not (source_text.strip() or archive)):
+        bar = st.progress(0.0, text="Reading the images…")
+        try:
+            source = widgets.save_upload(archive) if archive is not None else check_data_path(source_text.strip())
+            out = DATA_DIR / f"imported-{source.name.split('.')[0] or 'faces'}.csv.gz"
+            imported = import_faces(
+                source, out, labels_text.strip() or None,
+                progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} images"),
+            )  # fmt: skip
+        except (ValueError, OSError) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
+            st.error(f"Cannot import: {error}", icon=":material/error:")
+        else:
+            if imported.out:
+                widgets.choose_csv(out)
+                st.success(
+                    f"{imported.faces_written:,} of {imported.images_seen:,} images became faces in `{out}`, now the data in use.",
+                    icon=":material/check_circle:",
+                )
+            else:
+                st.error(f"None of the {imported.images_seen:,} images of {source} could be imported.", icon=":material/error:")
+            if imported.problems:
+                st.dataframe(pd.DataFrame(map(dataclasses.asdict, imported.problems)), hide_index=True, key="import-problems")
+
 path = widgets.chosen_csv()
-loaded = widgets.load_data_or_explain(path, link_to_data_page=False)
+loaded = widgets.load_data_or_explain(path)
 if loaded is None:
     st.stop()
 faces, report = loaded
@@ -51,6 +88,13 @@ if report.bad_rows:
         rows_column.caption(f"The first {FIRST_BAD_ROWS} of {len(report.bad_rows):,} problems.")
 else:
     st.success("Every row is valid.", icon=":material/check_circle:")
+if report.notes:
+    st.warning(
+        f"Kept with a note: {len(report.notes):,} row(s) whose image name was not valid UTF-8 (it shows U+FFFD where "
+        "bytes could not be decoded); their pixels and labels are used as they are.",
+        icon=":material/text_format:",
+    )
+    st.dataframe(pd.DataFrame([dataclasses.asdict(row) for row in report.notes[:FIRST_BAD_ROWS]]), hide_index=True)
 
 st.header("Distributions")
 left, right = st.columns(2)
@@ -105,7 +149,7 @@ if len(health.low_contrast_rows):
     widgets.face_strip(faces.images[rows], [f"row {row}" for row in rows])
 
 st.subheader("Labels a model doubts")
-same_data = [run for run in runs.list_runs() if run.config.data_hash == report.file_hash and run.metrics is not None]
+same_data = [run for run in runs.available_runs() if run.config.data_hash == report.file_hash and run.metrics is not None]
 if not same_data:
     st.caption("Once a run trained on this file has finished, its confident disagreements with labels of test faces show here.")
 else:

@@ -1,7 +1,9 @@
 """Errors page: where a run's test-set predictions go wrong, sliced by age, gender and ethnicity."""
 
+import pandas as pd
 import streamlit as st
 
+from core.calibration import LEVELS, Calibration, coverage_table, expected_calibration_error
 from core.evaluation import summarize
 from dashboard import figures, tables, widgets
 from dashboard.selection import selected_row_ids
@@ -88,7 +90,22 @@ if has_gender:
     st.subheader("Gender: confusion and calibration")
     left, right = st.columns(2)
     left.plotly_chart(figures.confusion_heatmap(summary.confusion_matrix), key="errors-confusion")
-    right.plotly_chart(figures.calibration_plot(tables.calibration_table(sliced)), key="errors-calibration")
+    raw_table, title = None, "Gender probability calibration"
+    if "pred_gender_prob_raw" in sliced:
+        is_female = sliced["gender"].to_numpy() == 1
+        before, after = (expected_calibration_error(sliced[column].to_numpy(), is_female) for column in ("pred_gender_prob_raw", "pred_gender_prob"))
+        raw_table, title = tables.calibration_table(sliced, column="pred_gender_prob_raw"), f"Calibration: ECE {before:.3f} before, {after:.3f} after"
+    right.plotly_chart(figures.calibration_plot(tables.calibration_table(sliced), raw_table, title), key="errors-calibration")
+
+if "age_low" in sliced:
+    st.subheader("Age intervals: how often they hold")
+    calibration = Calibration.load(run.run_dir)
+    coverage = pd.DataFrame(coverage_table(sliced, calibration, levels=LEVELS))
+    st.plotly_chart(figures.coverage_bars(coverage), key="errors-coverage")
+    st.caption(
+        "Each interval was fitted on the run's validation faces; on these test faces the share of true ages inside "
+        "should match its level in every age bucket. Widths are in years."
+    )
 
 with st.expander("The numbers behind the charts"):
     for title, table in (("By age bucket", buckets), ("By ethnicity and gender ('all' for either margin)", groups)):

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core import runs
+from core.calibration import DEFAULT_LEVEL, LEVELS
 from core.cam_maps import METHOD_LABELS, overlay
 from dashboard import loaders, model_choice, widgets
 from dashboard.photos import face_label, face_numbers, faces_table
@@ -18,7 +19,7 @@ st.caption(
     "the models then give its age and gender, and a CAM shows where each model looked."
 )
 
-usable = model_choice.runs_by_task(runs.list_runs())
+usable = model_choice.runs_by_task(runs.available_runs())
 if not any(usable.values()):
     st.info(
         "No finished run with a model yet, so there is nothing to predict with. Train a model on the Train page first.",
@@ -57,6 +58,10 @@ uploads = upload_column.file_uploader(
     "Photos (JPEG, PNG or WebP)", type=PHOTO_TYPES, accept_multiple_files=True, key="predict-uploads"
 )
 method = option_column.selectbox("CAM method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="predict-cam-method")
+level = option_column.selectbox(
+    "Age interval", LEVELS, index=LEVELS.index(DEFAULT_LEVEL), format_func=lambda value: f"{value:.0%} of true ages inside",
+    key="predict-level", help="Fitted on the run's validation faces: the true age lies inside this share of the time.",
+)  # fmt: skip
 # Off by default, so the browser does not ask for the camera on every visit.
 use_camera = option_column.toggle("Use the camera", key="predict-camera")
 shot = st.camera_input("Take a picture", key="predict-camera-shot") if use_camera else None
@@ -73,17 +78,24 @@ except ValueError as error:
     st.error(f"Cannot use these runs: {error}", icon=":material/error:")
     st.stop()
 loaders.load_face_detector()
+uncalibrated = [head for head in predictor.heads if head not in predictor.calibrations]
+if uncalibrated:
+    run_dir = predictor.run_dirs[uncalibrated[0]]
+    st.caption(
+        f"Run `{run_dir.name}` was trained before calibration existed: its ages come without an interval and its "
+        f"P(female) as the network gives it. `python -m core.calibrate {run_dir}` calibrates it."
+    )
 
 predicted = []
 for index, (name, data) in enumerate(images):
     st.subheader(name, divider="gray")
     try:
-        photo, picture = loaders.predict_upload(run_dirs, data, "report")
+        photo, picture = loaders.predict_upload(run_dirs, data, "report", level)
         if not photo.faces:
             st.warning(photo.message, icon=":material/face_retouching_off:")
             if not st.toggle("Read the whole image as one face chip", key=f"predict-whole-image-{index}-{name}"):
                 continue
-            photo, picture = loaders.predict_upload(run_dirs, data, "whole-image")
+            photo, picture = loaders.predict_upload(run_dirs, data, "whole-image", level)
     except ValueError as error:  # Not an image, damaged, or over the pixel limit: core says which.
         st.error(f"Cannot read {name}: {error}", icon=":material/broken_image:")
         continue
@@ -97,6 +109,8 @@ for index, (name, data) in enumerate(images):
         for number, face in enumerate(photo.faces, start=1):
             st.markdown(f"**Face {face_label(number, face)}**")
             st.caption(face_numbers(face))
+            for warning in face.warnings:
+                st.warning(warning, icon=":material/warning:")
             slots.append(st.empty())
     # The CAMs come last, into their slots: age and gender show while they are computed (~100 ms a head).
     crops = np.stack([face.crop for face in photo.faces])  # (n, 48, 48, 1)

@@ -1,9 +1,10 @@
-"""Runs page: every training run in a table, several compared side by side, deletion with confirmation."""
+"""Runs page: every run in a table (the starter model last), several compared side by side, a run's model card, deletion."""
 
 import pandas as pd
 import streamlit as st
 
-from core import runs
+from core import export, runs
+from core.model_card import CARD_FILE, model_card
 from dashboard import figures, tables, widgets
 
 CONFIRM_KEY = "delete-confirm"
@@ -28,7 +29,7 @@ notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     (st.success if notice[0] == "success" else st.error)(notice[1])
 
-run_list = runs.list_runs()
+run_list = runs.available_runs()
 if not run_list:
     st.info(
         "No runs yet. Train a model on the Train page (or with `python -m core.train`) and it appears here.",
@@ -77,8 +78,55 @@ else:
             key="compare-accuracy",
         )
 
+st.header("Model card")
+carded = [run_id for run_id, run in by_id.items() if run.metrics is not None]
+if not carded:
+    st.caption("A run gets its model card once it has finished.")
+else:
+    card_run = by_id[st.selectbox("Run", carded, format_func=lambda run_id: widgets.describe_run(by_id[run_id]), key="card-run")]
+    card = model_card(card_run)
+    with st.container(border=True, height=480):
+        st.markdown(card)
+    st.download_button("Download the model card", card, file_name=f"{card_run.run_id}-{CARD_FILE}", mime="text/markdown",
+                       icon=":material/download:", key="card-download")  # fmt: skip
+
+st.header("Export")
+exportable = [run_id for run_id, run in by_id.items() if run.has_model and run.metrics is not None]
+if not exportable:
+    st.caption("A finished run's model can be exported as ONNX, LiteRT or a TensorFlow SavedModel.")
+else:
+    export_column, format_column, button_column = st.columns([3, 1, 1], vertical_alignment="bottom")
+    export_run_id = export_column.selectbox("Run to export", exportable, format_func=lambda run_id: widgets.describe_run(by_id[run_id]),
+                                            key="export-run")  # fmt: skip
+    export_format = format_column.selectbox("Format", list(export.FORMATS), key="export-format")
+    if button_column.button("Export and check", icon=":material/output:", key="export-start"):
+        with st.spinner(f"Exporting as {export_format} and comparing it with Keras on {export.PARITY_FACES} test faces…"):
+            try:
+                done = export.export_run(by_id[export_run_id].run_dir, export_format)
+            except ValueError as error:  # A run without its data, or a failed parity check: the message says which.
+                st.error(str(error), icon=":material/error:")
+            else:
+                differences = ", ".join(f"{head} {value:.1e}" for head, value in done.max_difference.items())
+                st.success(f"Exported; largest difference from Keras on {done.faces} test faces: {differences}.")
+    for fmt in export.FORMATS:
+        found = export.export_bytes(by_id[export_run_id].run_dir, fmt)
+        if found is not None:
+            st.download_button(f"Download the {fmt} export", found[0], file_name=found[1], icon=":material/download:",
+                               key=f"export-download-{fmt}")  # fmt: skip
+
+resumable = [run_id for run_id, run in by_id.items() if run.can_resume]
+if resumable:
+    st.header("Resume a run")
+    to_resume = st.selectbox("Stopped or interrupted run", resumable, format_func=lambda run_id: widgets.describe_run(by_id[run_id]),
+                             key="resume-run")  # fmt: skip
+    if st.button("Resume training", icon=":material/resume:", key="resume-run-button", disabled=runs.active_run() is not None):
+        if widgets.resume_and_watch(by_id[to_resume]):
+            st.switch_page(widgets.TRAIN_PAGE)
+
 st.header("Delete a run")
-victim = st.selectbox("Run to delete", list(by_id), index=None, placeholder="choose a run", key="delete-run")
+# The starter model ships with the studio and is never offered for deletion.
+deletable = [run_id for run_id, run in by_id.items() if not run.is_starter]
+victim = st.selectbox("Run to delete", deletable, index=None, placeholder="choose a run", key="delete-run")
 if victim is not None:
     if st.session_state.get(CONFIRM_KEY) != victim:
         if st.button("Delete…", icon=":material/delete:", key="delete-ask"):

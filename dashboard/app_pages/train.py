@@ -7,24 +7,30 @@ import streamlit as st
 from core import runs
 from core.config import TASKS, TrainConfig
 from core.presets import DEFAULT_PRESET, PRESETS, get_preset
-from dashboard import figures, launcher, widgets
+from dashboard import figures, launcher, loaders, widgets
 from dashboard.tables import run_duration_seconds
 
 REFRESH_SECONDS = 1
-WATCH_KEY = "watched_training"
-# The settings a preset decides, as (widget key, Preset field).
-PRESET_SETTINGS = (("train-epochs", "epochs"), ("train-batch-size", "batch_size"), ("train-learning-rate", "learning_rate"))
+WATCH_KEY = widgets.WATCHED_TRAINING_KEY
+# The settings a preset decides, as (widget key, TrainConfig field).
+PRESET_SETTINGS = (
+    ("train-task", "task"), ("train-epochs", "epochs"), ("train-batch-size", "batch_size"), ("train-learning-rate", "learning_rate")
+)
 
 
 def apply_preset_defaults() -> None:
-    """Fill epochs, batch size and learning rate with the chosen preset's values."""
-    chosen = get_preset(st.session_state["train-preset"])
+    """Fill the task, epochs, batch size and learning rate with the chosen preset's defaults."""
+    defaults = TrainConfig(preset=st.session_state["train-preset"])
     for key, field in PRESET_SETTINGS:
-        st.session_state[key] = getattr(chosen, field)
+        st.session_state[key] = getattr(defaults, field)
 
 
 st.title("Train")
 csv_path = widgets.chosen_csv()
+# Loaded (once per file version, shared with the other pages) so that a file that cannot be trained on says so here.
+data_usable = widgets.load_data_or_explain(csv_path) is not None
+if not data_usable:
+    st.page_link(widgets.DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
 active = runs.active_run()
 
 # Outside the form, so that choosing a preset refills the settings below at once.
@@ -45,9 +51,8 @@ with st.form("train-settings"):
     task = task_column.selectbox(
         "Task",
         TASKS,
-        index=TASKS.index(TrainConfig.task),
         key="train-task",
-        help="`both` trains one model with a gender and an age head.",
+        help="`both` trains one model with a gender and an age head: the default for presets whose heads share a trunk.",
     )
     epochs = epochs_column.number_input(
         "Epochs",
@@ -74,7 +79,7 @@ with st.form("train-settings"):
         key="train-limit",
         help="A seeded random sample of this many rows, for quick tries.",
     )
-    conflicting = widgets.conflicting_rows_or_none(csv_path)
+    conflicting = loaders.load_health(csv_path).conflicting_rows if data_usable else None
     drop_conflicting = st.checkbox(
         "Leave out duplicate faces whose labels conflict"
         + ("" if conflicting is None else f" ({conflicting:,} rows of this file)"),
@@ -83,7 +88,7 @@ with st.form("train-settings"):
         "lists them). Off: every valid row is used. Either way all copies of a face stay on one side of the split.",
     )
     start = st.form_submit_button(
-        "Start training", type="primary", icon=":material/play_arrow:", disabled=active is not None or not csv_path.is_file()
+        "Start training", type="primary", icon=":material/play_arrow:", disabled=active is not None or not data_usable
     )
 
 if active is not None:
@@ -91,9 +96,6 @@ if active is not None:
         f"Run `{active.run_id}` is training on this machine; one training runs at a time. Stop it below or wait until it ends.",
         icon=":material/directions_run:",
     )
-elif not csv_path.is_file():
-    widgets.explain_missing_data(csv_path)
-    st.page_link(widgets.DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
 
 if start:
     try:
@@ -158,6 +160,15 @@ def final_panel(run: runs.RunInfo) -> None:
             "The training process ended without recording why (killed, or the machine restarted). The end of its log is below.",
             icon=":material/error:",
         )
+    if run.can_resume:
+        done = runs.epochs_done([record for record in runs.read_history(run.run_dir) if record.is_complete_epoch])
+        st.caption(
+            f"It can go on from epoch {done} of {run.config.train.epochs}, the last whole one, with its optimizer state, "
+            "learning-rate schedule, best model and history as they were."
+        )
+        if st.button("Resume training", icon=":material/resume:", key="resume-training", disabled=runs.active_run() is not None):
+            if widgets.resume_and_watch(run):
+                st.rerun()
     if run.metrics is not None:
         test = run.metrics.test
         columns = st.columns(4)
@@ -167,7 +178,7 @@ def final_panel(run: runs.RunInfo) -> None:
             columns[1].metric("Test MAE", widgets.years(test.mae))
         columns[2].metric("Best epoch", run.metrics.best_epoch)
         columns[3].metric("Test faces", f"{test.n:,}")
-        st.page_link("app_pages/errors.py", label="See where it goes wrong on the Errors page", icon=":material/troubleshoot:")
+        st.page_link(widgets.ERRORS_PAGE, label="See where it goes wrong on the Errors page", icon=":material/troubleshoot:")
     history = runs.read_history(run.run_dir)
     if history:
         st.plotly_chart(figures.training_curves(history), key="final-curves")

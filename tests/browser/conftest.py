@@ -11,18 +11,15 @@ at. Under CI=true a missing Chromium or Playwright fails instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core import runs
+from dashboard.serving import serve
 from tests.conftest import REPO_ROOT
 from tests.processes import stop_process_of
 
@@ -34,27 +31,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1400, "height": 1000}
 # The finished run every browser test can rely on (trained on 600 rows for one epoch).
 FIXTURE_RUN = "20260101-000000-both-seed-tiny"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer {url}/_stcore/health within {timeout} s")
 
 
 def stop_all_trainings(runs_dir: Path) -> None:
@@ -86,24 +62,10 @@ def fixture_run(browser_runs_dir) -> Path:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory, browser_runs_dir, shared_csv) -> str:
     """Base URL of a running dashboard."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "AGEGENDER_RUNS": str(browser_runs_dir), "AGEGENDER_CSV": str(shared_csv)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--server.port", str(port), "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]  # fmt: skip
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_health(url, process, log_path, timeout=90)
-        yield url
+        with serve(tmp_path_factory.mktemp("server"), AGEGENDER_RUNS=str(browser_runs_dir), AGEGENDER_CSV=str(shared_csv)) as running:
+            yield running.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
         # Trainings run in their own process groups and outlive the server; none may outlive the tests.
         stop_all_trainings(browser_runs_dir)
 
@@ -122,23 +84,29 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server, request):
-    """A fresh browser tab (a new Streamlit session) on the server; `page.goto("/train")` opens a page.
-
-    Screenshotted whole when the test ends, pass or fail.
-    """
+@contextlib.contextmanager
+def open_tab(browser, base_url: str, name: str):
+    """A fresh browser tab (a new Streamlit session) on a server, screenshotted whole as `name` when done, pass or fail."""
     # Imported here: the module skips (or fails under CI) without Playwright, which a conftest must not.
     from tests.browser.ui import WAIT_MS, screenshot
 
-    context = browser.new_context(viewport=VIEWPORT, base_url=server)
+    context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    yield page
     try:
-        screenshot(page, SCREENSHOTS / f"{request.node.name}.png")
+        yield page
     finally:
-        context.close()
+        try:
+            screenshot(page, SCREENSHOTS / f"{name}.png")
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser, server, request):
+    """A fresh browser tab on the server; `page.goto("/train")` opens a page."""
+    with open_tab(browser, server, request.node.name) as tab:
+        yield tab
 
 
 @pytest.fixture

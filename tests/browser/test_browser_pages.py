@@ -19,6 +19,12 @@ from tests.browser.ui import (
 )
 
 
+def check_home(page) -> None:
+    expect(page.get_by_text("Loaded now")).to_be_visible()
+    for label in ("Try a photo", "Go to the Data page", "Train a model"):
+        expect(page.get_by_role("button", name=label)).to_be_visible()
+
+
 def check_data(page) -> None:
     expect(page.get_by_text("Every row is valid.")).to_be_visible()
     for label in ("Rows read", "Rows kept", "Rows left out"):
@@ -35,9 +41,9 @@ def check_train(page) -> None:
     expect(page.get_by_role("button", name="Start training")).to_be_visible()
 
 
-def check_runs(page, run_id: str) -> None:
-    row = wait_until(lambda: table_row(page, run_id), f"run {run_id} in the runs table", page=page)
-    assert (row["run"], row["status"], row["task"], row["test faces"]) == (run_id, "completed", "both", "120"), row
+def check_runs(page, run_dir) -> None:
+    row = wait_until(lambda: table_row(page, run_dir.name), f"run {run_dir.name} in the runs table", page=page)
+    assert (row["run"], row["model"], row["status"], row["task"]) == (run_dir.name, "yours", "completed", "both"), row
     expect(page.get_by_role("heading", name="Compare")).to_be_visible()
 
 
@@ -71,18 +77,19 @@ def check_explain(page) -> None:
 def test_every_page_opens_from_the_sidebar_and_shows_its_content(page, fixture_run, shots):
     page.goto("/")
     expect(page.locator('[data-testid="stApp"]')).to_be_visible()
-    expect(heading(page, "Data")).to_be_visible()  # The default page.
+    expect(heading(page, "Age & gender CNN studio")).to_be_visible()  # Home, the default page.
     pages = {
+        "Home": check_home,
         "Data": check_data,
         "Train": check_train,
-        "Runs": lambda page: check_runs(page, fixture_run.name),
+        "Runs": lambda page: check_runs(page, fixture_run),
         "Predictions": check_predictions,
         "Errors": check_errors,
         "Predict": check_predict,
         "Explain": check_explain,
     }
     for title, check in pages.items():
-        if title != "Data":
+        if title != "Home":
             open_from_sidebar(page, title)
         check(page)
         expect_no_exception(page)

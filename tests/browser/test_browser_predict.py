@@ -25,8 +25,9 @@ PHOTO = "10_0_0_20170110220539329.jpg.chip.jpg"
 SECOND_PHOTO = "34_1_0_20170103182645609.jpg.chip.jpg"
 # The first prediction loads TensorFlow, the models and the face detector into the server.
 FIRST_PREDICTION_MS = 120_000
-FACE_TITLE = re.compile(r"^Face 1 · (male|female) \d+% · \d+ y$")
-FACE_NUMBERS = re.compile(r"^box \(\d+, \d+, \d+, \d+\) · age ([\d.]+) years · P\(female\) ([\d.]+)$")
+# Every run is calibrated when it finishes, so every age comes with its interval.
+FACE_TITLE = re.compile(r"^Face \d+ · (male|female) \d+% · \d+ y \((\d+)-(\d+)\)$")
+FACE_NUMBERS = re.compile(r"^box \(\d+, \d+, \d+, \d+\) · age ([\d.]+) years · 80% interval [\d.]+-[\d.]+ · P\(female\) ([\d.]+)$")
 # Share of an image's pixels that are clearly coloured (not gray): a CAM overlay is, a face crop is not.
 COLOURED_SHARE = """image => {
     const canvas = document.createElement("canvas");
@@ -108,4 +109,24 @@ def test_an_uploaded_photo_gets_age_gender_and_cams_and_a_bad_file_is_explained(
     for name in (PHOTO, SECOND_PHOTO):
         row = wait_until(lambda name=name: table_row(page, name), f"{name} in the faces table", page=page)
         assert row["face"] == "1", row
+    expect_no_exception(page)
+
+
+def test_a_small_face_gets_an_age_interval_and_a_warning(page, shared_faces, tmp_path):
+    """A face about 31 pixels across in a larger photo: found, answered with an interval, and flagged as too small."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (480, 360), (120, 130, 125))
+    canvas.paste(Image.open(shared_faces / SECOND_PHOTO).convert("RGB").resize((40, 40), Image.LANCZOS), (210, 150))
+    photo = tmp_path / "small-face.png"
+    canvas.save(photo)
+    page.goto("/predict")
+    expect(heading(page, "Predict")).to_be_visible()
+    page.locator('.st-key-predict-uploads input[type="file"]').set_input_files(photo)
+    title = page.get_by_text(FACE_TITLE).first
+    expect(title).to_be_visible(timeout=FIRST_PREDICTION_MS)
+    age = int(re.search(r"· (\d+) y", title.inner_text()).group(1))
+    low, high = map(int, FACE_TITLE.match(title.inner_text()).groups()[1:])
+    assert low <= age <= high and low < high, title.inner_text()
+    expect(page.get_by_text(re.compile(r"^the face is only \d+ pixels across, smaller than the 48"))).to_be_visible()
     expect_no_exception(page)

@@ -1,0 +1,232 @@
+"""Make a face CSV from image files: UTKFace chips, or your own labelled photos.
+
+    python -m core.import_faces SOURCE --out data/age_gender.csv.gz [--labels labels.csv]
+    report = import_faces("photos/", "data/mine.csv.gz")   # ImportReport: faces written, files left out and why
+
+SOURCE is a folder (searched recursively) or a .tar, .tar.gz or .tgz archive.
+
+- A UTKFace "aligned & cropped" chip (`AGE_GENDER_ETHNICITY_DATETIME.jpg.chip.jpg`)
+  is a face already: it becomes a row exactly as the public CSV was made (PIL
+  luma, LANCZOS to 48x48: `core.faces.whole_image_crop`), so the 300 shared
+  chips give their CSV rows byte for byte, labels from the name.
+- Any other JPEG, PNG or WebP is a photo: its face is found and aligned by the
+  photo path (`core.faces.detect_faces`), its labels come from the UTKFace
+  name pattern (`AGE_GENDER_ETHNICITY_...`) or from a labels file (columns
+  `file`, `age`, `gender`, `ethnicity`; `labels.csv` at the top of SOURCE
+  unless `--labels` names another). A photo with no face, or with several, is
+  left out and reported by name: which face the labels mean is never guessed.
+
+Files that cannot be read, or whose labels are missing or out of range, are
+reported by name too; nothing else is left out. The CSV is written only when
+at least one face was imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import os
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from isal import igzip
+
+from core.data import ETHNICITIES, GENDERS, MAX_AGE, REQUIRED_COLUMNS
+from core.images import IMAGE_SUFFIXES, load_rgb
+from core.progress import progress_bar
+from core.utkface import parse_chip_name
+
+CHIP_SUFFIX = ".chip.jpg"
+LABELS_FILE = "labels.csv"
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportReport:
+    source: str
+    out: str | None  # None when no face could be imported, so nothing was written
+    images_seen: int
+    faces_written: int
+    problems: list[Problem]
+
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self), "problems": [str(problem) for problem in self.problems]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    age: int
+    gender: int
+    ethnicity: int
+
+
+def import_faces(
+    source: str | Path,
+    out: str | Path,
+    labels_file: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Turn every image of `source` into a CSV row and write them to `out` (plain, or gzip for .gz).
+
+    Args:
+        labels_file: labels for photos without UTKFace names (default: labels.csv at the top of `source`).
+        progress: called with (images done, images in all) after each image.
+
+    Raises:
+        FileNotFoundError: `source` does not exist.
+        ValueError: `source` is neither a folder nor a tar archive, holds no image, or the labels file is unusable.
+    """
+    source = Path(source)
+    images = list(_images(source))
+    if not images:
+        raise ValueError(f"{source} holds no JPEG, PNG or WebP image")
+    labels = _read_labels(labels_file, source, images)
+    rows, problems = [], []
+    for done, (name, read) in enumerate(images, start=1):
+        try:
+            rows.append(_row(name, read(), labels))
+        except ValueError as error:
+            problems.append(Problem(name, str(error)))
+        if progress is not None:
+            progress(done, len(images))
+    written = None
+    if rows:
+        _write_csv(rows, Path(out))
+        written = str(out)
+    return ImportReport(str(source), written, len(images), len(rows), problems)
+
+
+def _images(source: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name relative to `source`, a reader of its bytes) of every image, in name order."""
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES):
+                yield path.relative_to(source).as_posix(), path.read_bytes
+    elif not source.exists():
+        raise FileNotFoundError(f"No folder or archive at {source}")
+    elif source.name.lower().endswith(ARCHIVE_SUFFIXES):
+        try:
+            archive = tarfile.open(source)
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise ValueError(f"{source} is not a readable tar archive: {error}") from error
+        members = sorted((member for member in archive.getmembers() if member.isfile()), key=lambda member: member.name)
+        for member in members:
+            if member.name.lower().endswith(IMAGE_SUFFIXES):
+                yield member.name, lambda member=member: archive.extractfile(member).read()
+    else:
+        raise ValueError(f"{source} is neither a folder nor a .tar, .tar.gz or .tgz archive")
+
+
+def _read_labels(labels_file, source: Path, images) -> dict[str, Labels]:
+    """File name -> labels from a labels CSV (empty when there is none); keys are both the relative path and the name."""
+    if labels_file is None:
+        if source.is_dir() and (source / LABELS_FILE).is_file():
+            labels_file = source / LABELS_FILE
+        else:
+            return {}
+    text = Path(labels_file).read_text(encoding="utf-8-sig", errors="replace")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [column for column in ("file", "age", "gender", "ethnicity") if column not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{labels_file} lacks the column(s) {', '.join(missing)}; expected file, age, gender, ethnicity")
+    labels = {}
+    for line, row in enumerate(reader, start=2):
+        try:
+            found = Labels(*(int(row[column]) for column in ("age", "gender", "ethnicity")))
+        except (TypeError, ValueError):
+            raise ValueError(f"{labels_file}, line {line}: age, gender and ethnicity must be whole numbers") from None
+        labels[row["file"]] = labels[Path(row["file"]).name] = found
+    return labels
+
+
+def _row(name: str, data: bytes, labels: dict[str, Labels]) -> dict:
+    """One CSV row of an image, or a ValueError saying why it has none."""
+    from core.faces import detect_faces, whole_image_crop  # TensorFlow (for the detector) loads on the first photo.
+
+    file_name = Path(name).name
+    chip = file_name.endswith(CHIP_SUFFIX)
+    found = labels.get(name) or labels.get(file_name) or _labels_from_name(file_name)
+    if found is None:
+        raise ValueError("no labels: neither a UTKFace name (AGE_GENDER_ETHNICITY_...) nor a line of the labels file")
+    _check(found)
+    rgb = load_rgb(data)
+    if chip:
+        crop = whole_image_crop(rgb)
+        # The CSV's img_name of a UTKFace chip is its name after the third underscore.
+        img_name = parse_chip_name(file_name).img_name if _labels_from_name(file_name) else file_name
+    else:
+        faces = detect_faces(rgb)
+        if len(faces) != 1:
+            raise ValueError("no face found" if not faces else f"{len(faces)} faces found; a labelled photo must show one face")
+        crop = faces[0].crop
+        img_name = file_name
+    pixels = " ".join(map(str, crop.ravel().tolist()))
+    return {"age": found.age, "ethnicity": found.ethnicity, "gender": found.gender, "img_name": img_name, "pixels": pixels}
+
+
+def _labels_from_name(file_name: str) -> Labels | None:
+    parts = file_name.split("_", 3)
+    if len(parts) < 4 or not all(part.isdigit() for part in parts[:3]):
+        return None
+    return Labels(*(int(part) for part in parts[:3]))
+
+
+def _check(labels: Labels) -> None:
+    if not 0 <= labels.age <= MAX_AGE:
+        raise ValueError(f"age {labels.age} is not in 0..{MAX_AGE}")
+    if labels.gender not in GENDERS:
+        raise ValueError(f"gender {labels.gender} is not 0 (male) or 1 (female)")
+    if labels.ethnicity not in ETHNICITIES:
+        raise ValueError(f"ethnicity {labels.ethnicity} is not in 0..{len(ETHNICITIES) - 1}")
+
+
+def _write_csv(rows: list[dict], out: Path) -> None:
+    """The rows as a face CSV, gzip-compressed when `out` ends in .gz; written to a temp file, then renamed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(REQUIRED_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    data = buffer.getvalue().encode()
+    if out.name.endswith(".gz"):
+        data = igzip.compress(data)
+    handle, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.replace(temp_name, out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.import_faces", description=__doc__.split("\n")[0])
+    parser.add_argument("source", type=Path, help="a folder of images, or a .tar / .tar.gz / .tgz of them")
+    parser.add_argument("--out", type=Path, required=True, help="the face CSV to write (.csv, or .csv.gz to compress)")
+    parser.add_argument("--labels", type=Path, default=None, help=f"labels of the photos (default: {LABELS_FILE} in SOURCE)")
+    args = parser.parse_args(argv)
+    try:
+        report = import_faces(args.source, args.out, args.labels, progress=progress_bar)
+    except (ValueError, FileNotFoundError, OSError) as error:
+        print(json.dumps({"source": str(args.source), "error": str(error)}))
+        return 1
+    for problem in report.problems:
+        print(f"left out {problem}", file=sys.stderr)
+    print(json.dumps(report.to_json()))
+    return 0 if report.faces_written else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

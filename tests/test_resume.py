@@ -1,0 +1,84 @@
+"""Resume: a training killed with SIGKILL during an epoch goes on from its last whole epoch and finishes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import runs
+from core.callbacks import checkpoint_state
+from core.data import load_faces
+from tests.conftest import REPO_ROOT
+from tests.processes import wait_for
+
+EPOCHS = 4
+
+
+def train_in_background(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "core.train", *args]
+    return subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def whole_epochs(run_dir) -> list[int]:
+    return [record.epoch for record in runs.read_history(run_dir) if record.is_complete_epoch]
+
+
+def test_a_run_killed_during_an_epoch_resumes_from_its_last_whole_epoch_and_finishes(shared_csv, tmp_path):
+    run_dir = tmp_path / "run"
+    process = train_in_background("--task", "gender", "--epochs", str(EPOCHS), "--limit", "600", "--batch-size", "16",
+                                  "--log-every-batches", "2", "--csv", str(shared_csv), "--run-dir", str(run_dir))  # fmt: skip
+    try:
+        wait_for(lambda: checkpoint_state(run_dir) is not None, 240, "the first whole epoch's checkpoint", interval=0.2)
+        # Well into the next epoch: batch records of epoch 2 are there.
+        wait_for(lambda: any(record.epoch == 2 and record.kind == "batch" for record in runs.read_history(run_dir)), 120,
+                 "epoch 2 to be under way", interval=0.1)  # fmt: skip
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    killed_at = checkpoint_state(run_dir)["epoch"]
+    assert 1 <= killed_at < EPOCHS
+    wait_for(lambda: runs.load_run(run_dir).state == runs.INTERRUPTED, 30, "the run to show as interrupted")
+    assert runs.load_run(run_dir).can_resume and not (run_dir / runs.METRICS_FILE).exists()
+    best_before = runs.read_json(run_dir / runs.CHECKPOINT_DIR / "keeper.json")["best_epoch"]
+
+    done = subprocess.run([sys.executable, "-m", "core.train", "--resume", str(run_dir)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "completed"
+    run = runs.load_run(run_dir)
+    assert run.state == runs.COMPLETED and (run.status.resumes, run.status.resumed_from_epoch) == (1, killed_at)
+    # Every epoch once, in order: those before the kill kept, the unfinished one run again.
+    assert whole_epochs(run_dir) == list(range(1, EPOCHS + 1))
+    epochs = [record for record in runs.read_history(run_dir) if record.kind == "epoch"]
+    assert all(later.elapsed > earlier.elapsed for earlier, later in zip(epochs, epochs[1:])), "the clock runs on"
+    assert run.metrics.best_epoch >= best_before and run.metrics.best_epoch in whole_epochs(run_dir)
+    assert not (run_dir / runs.CHECKPOINT_DIR).exists(), "a completed run keeps no checkpoint"
+    keras.saving.load_model(run_dir / runs.MODEL_FILE)
+    # The resumed run scored its own test split, as an uninterrupted run does.
+    faces, _ = load_faces(shared_csv)
+    predictions = pd.read_csv(run_dir / runs.PREDICTIONS_FILE)
+    assert np.array_equal(np.sort(predictions["row_id"]), np.load(run_dir / runs.SPLIT_FILE)["test"])
+    truth = faces.gender[predictions["row_id"]]
+    assert run.metrics.test.accuracy == pytest.approx(np.mean((predictions["pred_gender_prob"] >= 0.5) == truth))
+
+
+def test_what_cannot_be_resumed_is_refused_with_the_reason(tiny_gender_run, tmp_path):
+    finished = tmp_path / "finished"
+    shutil.copytree(tiny_gender_run, finished)
+    done = subprocess.run([sys.executable, "-m", "core.train", "--resume", str(finished)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "has completed: there is nothing to resume" in json.loads(done.stdout.strip().splitlines()[-1])["error"]
+    mixed = subprocess.run([sys.executable, "-m", "core.train", "--resume", str(finished), "--epochs", "3"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert mixed.returncode == 2 and "--resume continues a run with its own settings; drop --epochs" in mixed.stderr
+    assert not runs.load_run(finished).can_resume
