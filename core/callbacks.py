@@ -151,9 +151,12 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         if self.watcher.stopped:
             return
-        super().on_epoch_end(epoch, logs)
+        # Ours first: a kill between the two saves then leaves the keeper's state (which model.keras already
+        # matches) one epoch ahead of Keras' backup, never behind it; the epoch resumed from is Keras'.
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         state = {"epoch": epoch + 1, "elapsed": self.history.elapsed, **self.keeper.state()}
         runs.write_json_atomic(Path(self.backup_dir) / KEEPER_STATE_FILE, state)
+        super().on_epoch_end(epoch, logs)
 
 
 class BatchScalars(keras.callbacks.Callback):

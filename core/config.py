@@ -120,7 +120,8 @@ class TrainConfig:
     log_every_batches: int = _setting(10, "also log the training loss every this many batches", type=int)
     # "grouped" keeps every copy of a face (core.data_health) on one side of the
     # split, so no test face was seen in training; "stratified" is the split
-    # runs made before, which let 102 of 4,267 test faces have a twin in training.
+    # runs made before, in which 270 of 4,267 test faces had a copy in training
+    # or validation (102 of them pixel-identical).
     split: str = _setting("grouped", "how to split: copies of a face kept together, or not", choices=SPLITS)
     # Leave out every copy of a face whose copies disagree on gender or age (core.data_health).
     drop_conflicting: bool = _setting(False, "leave out duplicate faces whose labels disagree", type=bool)

@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,7 @@ from isal import igzip  # zlib-compatible gzip, ~3x faster than the stdlib's.
 
 from core.config import cache_dir
 from core.errors import InputError, InputFileNotFound
+from core.files import write_atomic
 
 IMAGE_SIDE = 48
 PIXELS_PER_FACE = IMAGE_SIDE * IMAGE_SIDE
@@ -190,8 +190,9 @@ def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceDat
         raise InputError(f"{path} could not be read: {error}") from error
     content_hash = hash_bytes(raw)
     cache_file = cache_dir() / f"faces-v{CACHE_VERSION}-{content_hash}.npz"
-    if use_cache and cache_file.is_file():
-        faces, report = _read_cache(cache_file)
+    cached = _read_cache(cache_file) if use_cache and cache_file.is_file() else None
+    if cached is not None:
+        faces, report = cached
         report.path = str(path)
         report.from_cache = True
     else:
@@ -457,24 +458,27 @@ def _parse_pixel_rows(chunk: pa.Array) -> tuple[np.ndarray, list[tuple[int, str,
 
 
 def _write_cache(cache_file: Path, faces: FaceData, report: LoadReport) -> None:
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        report=np.array(json.dumps(report.to_dict())),
+        **{field.name: getattr(faces, field.name) for field in dataclasses.fields(faces)},
+    )
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
-        with os.fdopen(handle, "wb") as out:
-            np.savez(
-                out,
-                report=np.array(json.dumps(report.to_dict())),
-                **{field.name: getattr(faces, field.name) for field in dataclasses.fields(faces)},
-            )
-        os.replace(temp_name, cache_file)
+        write_atomic(cache_file, buffer.getvalue())
     except OSError as error:
         warnings.warn(f"Could not write the data cache {cache_file}: {error}", stacklevel=3)
 
 
-def _read_cache(cache_file: Path) -> tuple[FaceData, LoadReport]:
-    with np.load(cache_file, allow_pickle=False) as stored:
-        faces = FaceData(**{field.name: stored[field.name] for field in dataclasses.fields(FaceData)})
-        report = LoadReport.from_dict(json.loads(str(stored["report"])))
+def _read_cache(cache_file: Path) -> tuple[FaceData, LoadReport] | None:
+    """The cached faces and report, or None when the cache file cannot be read (it is then parsed again)."""
+    try:
+        with np.load(cache_file, allow_pickle=False) as stored:
+            faces = FaceData(**{field.name: stored[field.name] for field in dataclasses.fields(FaceData)})
+            report = LoadReport.from_dict(json.loads(str(stored["report"])))
+    except Exception:  # A damaged or foreign cache file (zip, key or JSON errors): not worth an error, only a re-parse.
+        return None
     return faces, report
 
 

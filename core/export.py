@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import io
 import json
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -72,14 +71,14 @@ def export_run(run_dir: Path, fmt: str) -> Export:
     images = faces.as_float(rows)
     path = export_path(run.run_dir, fmt)
     path.parent.mkdir(exist_ok=True)
-    _remove(path)
+    runs.remove(path)
     expected = head_values(model.predict(images, verbose=0))  # Also "calls" the loaded model, as the ONNX export needs.
     model.export(str(path), format=FORMATS[fmt][1], verbose=False)
     exported = head_values(_run_exported(path, fmt, images))
     differences = {head: float(np.max(np.abs(exported[head] - expected[head]))) for head in expected}
     failed = {head: difference for head, difference in differences.items() if difference > TOLERANCES[head]}
     if failed:
-        _remove(path)
+        runs.remove(path)
         raise ValueError(f"the {fmt} export differs from Keras by {failed} on {len(rows)} test faces (tolerance {TOLERANCES}); removed it")
     return Export(fmt, path, len(rows), differences)
 
@@ -125,17 +124,10 @@ def _run_exported(path: Path, fmt: str, images: np.ndarray) -> dict[str, np.ndar
 def _by_head(outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Name outputs by their width: the gender head gives two columns (P(male), P(female)), the age head one."""
     heads = {2: "gender", 1: "age"}
-    named = {heads[output.shape[-1]]: output.reshape(len(output), -1) for output in outputs}
-    if len(named) != len(outputs):
+    named = {heads.get(output.shape[-1]): output.reshape(len(output), -1) for output in outputs}
+    if None in named or len(named) != len(outputs):
         raise ValueError(f"cannot tell the heads apart in outputs of shapes {[output.shape for output in outputs]}")
     return named
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:

@@ -59,6 +59,11 @@ def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, max_bytes
         raise InputError(f"damaged {image.format} image: {error}") from error
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Every JPEG, PNG and WebP file below `folder` (by name ending), in path order."""
+    return sorted(path for path in Path(folder).rglob("*") if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES))
+
+
 def _read(path: Path, max_bytes: int) -> bytes:
     """A photo file's bytes, refusing a file over `max_bytes` before reading it."""
     try:

@@ -24,21 +24,21 @@ at least one face was imported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
 import json
-import os
 import sys
 import tarfile
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from isal import igzip
 
 from core.data import ETHNICITIES, GENDERS, MAX_AGE, REQUIRED_COLUMNS
-from core.images import IMAGE_SUFFIXES, load_rgb
+from core.files import write_atomic
+from core.images import IMAGE_SUFFIXES, image_files, load_rgb
 from core.progress import progress_bar
 from core.utkface import parse_chip_name
 
@@ -81,86 +81,99 @@ def import_faces(
     labels_file: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Turn every image of `source` into a CSV row and write them to `out` (plain, or gzip for .gz).
+    """Turn every image of `source` into a CSV row and write them to `out` (plain, or gzip for .gz), in name order.
 
     Args:
-        labels_file: labels for photos without UTKFace names (default: labels.csv at the top of `source`).
+        labels_file: labels for photos without UTKFace names (default: labels.csv at the top of `source`, folder or archive).
         progress: called with (images done, images in all) after each image.
 
     Raises:
-        FileNotFoundError: `source` does not exist.
+        FileNotFoundError: `source` or `labels_file` does not exist.
         ValueError: `source` is neither a folder nor a tar archive, holds no image, or the labels file is unusable.
     """
     source = Path(source)
-    images = list(_images(source))
-    if not images:
-        raise ValueError(f"{source} holds no JPEG, PNG or WebP image")
-    labels = _read_labels(labels_file, source, images)
-    rows, problems = [], []
-    for done, (name, read) in enumerate(images, start=1):
-        try:
-            rows.append(_row(name, read(), labels))
-        except ValueError as error:
-            problems.append(Problem(name, str(error)))
-        if progress is not None:
-            progress(done, len(images))
+    with _source_files(source) as (images, labels_text):
+        if not images:
+            raise ValueError(f"{source} holds no JPEG, PNG or WebP image")
+        if labels_file is not None:
+            labels_text, labels_origin = Path(labels_file).read_text(encoding="utf-8-sig", errors="replace"), str(labels_file)
+        else:
+            labels_origin = f"{LABELS_FILE} in {source}"
+        labels = _read_labels(labels_text, labels_origin) if labels_text is not None else ({}, {})
+        rows, problems = [], []
+        for done, (name, read) in enumerate(images, start=1):
+            try:
+                rows.append((name, _row(name, read(), labels)))
+            except (ValueError, OSError, EOFError, tarfile.TarError) as error:  # A file that cannot be read is one problem.
+                problems.append(Problem(name, str(error)))
+            if progress is not None:
+                progress(done, len(images))
     written = None
     if rows:
-        _write_csv(rows, Path(out))
+        _write_csv([row for _, row in sorted(rows, key=lambda pair: pair[0])], Path(out))
         written = str(out)
-    return ImportReport(str(source), written, len(images), len(rows), problems)
+    return ImportReport(str(source), written, len(images), len(rows), sorted(problems, key=lambda problem: problem.file))
 
 
-def _images(source: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """(name relative to `source`, a reader of its bytes) of every image, in name order."""
+@contextlib.contextmanager
+def _source_files(source: Path):
+    """(images as (name relative to `source`, a reader of its bytes), the text of its labels.csv or None).
+
+    An archive's images come in the archive's own order, so reading them one
+    after another never seeks back through a compressed stream.
+    """
     if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES):
-                yield path.relative_to(source).as_posix(), path.read_bytes
+        labels = source / LABELS_FILE
+        images = [(path.relative_to(source).as_posix(), path.read_bytes) for path in image_files(source)]
+        yield images, labels.read_text(encoding="utf-8-sig", errors="replace") if labels.is_file() else None
     elif not source.exists():
         raise FileNotFoundError(f"No folder or archive at {source}")
     elif source.name.lower().endswith(ARCHIVE_SUFFIXES):
         try:
             archive = tarfile.open(source)
+            members = [member for member in archive.getmembers() if member.isfile()]
         except (tarfile.TarError, OSError, EOFError) as error:
             raise ValueError(f"{source} is not a readable tar archive: {error}") from error
-        members = sorted((member for member in archive.getmembers() if member.isfile()), key=lambda member: member.name)
-        for member in members:
-            if member.name.lower().endswith(IMAGE_SUFFIXES):
-                yield member.name, lambda member=member: archive.extractfile(member).read()
+        with archive:
+            images = [
+                (member.name, lambda member=member: archive.extractfile(member).read())
+                for member in members
+                if member.name.lower().endswith(IMAGE_SUFFIXES)
+            ]
+            # The labels file nearest the top of the archive.
+            labels = min((member for member in members if Path(member.name).name == LABELS_FILE), default=None,
+                         key=lambda member: member.name.count("/"))  # fmt: skip
+            text = None if labels is None else archive.extractfile(labels).read().decode("utf-8-sig", errors="replace")
+            yield images, text
     else:
         raise ValueError(f"{source} is neither a folder nor a .tar, .tar.gz or .tgz archive")
 
 
-def _read_labels(labels_file, source: Path, images) -> dict[str, Labels]:
-    """File name -> labels from a labels CSV (empty when there is none); keys are both the relative path and the name."""
-    if labels_file is None:
-        if source.is_dir() and (source / LABELS_FILE).is_file():
-            labels_file = source / LABELS_FILE
-        else:
-            return {}
-    text = Path(labels_file).read_text(encoding="utf-8-sig", errors="replace")
+def _read_labels(text: str, origin: str) -> tuple[dict[str, Labels], dict[str, Labels]]:
+    """Labels by path (entries with a folder) and by bare file name (entries without one), from a labels CSV's text."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [column for column in ("file", "age", "gender", "ethnicity") if column not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"{labels_file} lacks the column(s) {', '.join(missing)}; expected file, age, gender, ethnicity")
-    labels = {}
+        raise ValueError(f"{origin} lacks the column(s) {', '.join(missing)}; expected file, age, gender, ethnicity")
+    by_path, by_name = {}, {}
     for line, row in enumerate(reader, start=2):
         try:
             found = Labels(*(int(row[column]) for column in ("age", "gender", "ethnicity")))
         except (TypeError, ValueError):
-            raise ValueError(f"{labels_file}, line {line}: age, gender and ethnicity must be whole numbers") from None
-        labels[row["file"]] = labels[Path(row["file"]).name] = found
-    return labels
+            raise ValueError(f"{origin}, line {line}: age, gender and ethnicity must be whole numbers") from None
+        # A bare name labels every file of that name; a path only that file.
+        (by_path if "/" in row["file"] else by_name)[row["file"]] = found
+    return by_path, by_name
 
 
-def _row(name: str, data: bytes, labels: dict[str, Labels]) -> dict:
+def _row(name: str, data: bytes, labels: tuple[dict[str, Labels], dict[str, Labels]]) -> dict:
     """One CSV row of an image, or a ValueError saying why it has none."""
     from core.faces import detect_faces, whole_image_crop  # TensorFlow (for the detector) loads on the first photo.
 
     file_name = Path(name).name
     chip = file_name.endswith(CHIP_SUFFIX)
-    found = labels.get(name) or labels.get(file_name) or _labels_from_name(file_name)
+    by_path, by_name = labels
+    found = by_path.get(name) or by_name.get(file_name) or _labels_from_name(file_name)
     if found is None:
         raise ValueError("no labels: neither a UTKFace name (AGE_GENDER_ETHNICITY_...) nor a line of the labels file")
     _check(found)
@@ -205,10 +218,7 @@ def _write_csv(rows: list[dict], out: Path) -> None:
     data = buffer.getvalue().encode()
     if out.name.endswith(".gz"):
         data = igzip.compress(data)
-    handle, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(temp_name, out)
+    write_atomic(out, data)
 
 
 def main(argv=None) -> int:

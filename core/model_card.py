@@ -22,7 +22,6 @@ from core.data import ETHNICITIES
 from core.evaluation import AGE_BUCKET_LABELS
 from core.presets import get_preset
 
-CARD_FILE = "MODEL_CARD.md"
 # Buckets whose MAE the limitations quote: the oldest faces, where errors are largest.
 OLDER_BUCKETS = ("50-59", "60-69", "70+")
 
@@ -94,7 +93,7 @@ def model_card(run: runs.RunInfo) -> str:
 
 def write_model_card(run_dir: Path) -> Path:
     """Write the card into the run directory; returns its path."""
-    path = Path(run_dir) / CARD_FILE
+    path = Path(run_dir) / runs.MODEL_CARD_FILE
     path.write_text(model_card(runs.load_run(run_dir)))
     return path
 

@@ -48,7 +48,7 @@ from core.config import ordered_heads
 from core.evaluation import flip_averaged
 from core.face_warnings import face_warnings
 from core.faces import NO_FACE_MESSAGE, Face, as_model_input, detect_faces, whole_image_crop
-from core.images import IMAGE_SUFFIXES, load_rgb
+from core.images import image_files, load_rgb
 from core.progress import progress_bar
 from core.presets import get_preset
 
@@ -268,13 +268,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def image_paths(paths: list[Path]) -> list[Path]:
     """The paths given, a folder replaced by every JPEG, PNG and WebP file below it (in name order)."""
-    found = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(child for child in path.rglob("*") if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            found.append(path)
-    return found
+    return [image for path in paths for image in (image_files(path) if path.is_dir() else [path])]
 
 
 def predict_files(predictor: Predictor, paths: list[Path], if_no_face: str, level: float, progress=None):
@@ -290,12 +284,13 @@ def predict_files(predictor: Predictor, paths: list[Path], if_no_face: str, leve
 
 def write_table(results, out: Path) -> dict:
     """One row per face (core.predict.face_rows) to a CSV or JSON Lines file; a photo without a face or with an error is one row saying so."""
-    rows = []
+    rows, unreadable = [], 0
     for path, photo, error in results:
         if photo is not None and photo.faces:
             rows += face_rows(str(path), photo)
         else:
             rows.append({"image": str(path), "error": error or photo.message})
+            unreadable += error is not None
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".jsonl":
         out.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -303,7 +298,8 @@ def write_table(results, out: Path) -> dict:
         present = {key for row in rows for key in row}
         pd.DataFrame(rows, columns=[column for column in TABLE_COLUMNS if column in present]).to_csv(out, index=False)
     faces = sum(1 for row in rows if "face" in row)
-    return {"out": str(out), "images": len({row["image"] for row in rows}), "faces": faces, "errors": len(rows) - faces}
+    return {"out": str(out), "images": len({row["image"] for row in rows}), "faces": faces, "without_face": len(rows) - faces - unreadable,
+            "unreadable": unreadable}  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -316,8 +312,9 @@ def main(argv=None) -> int:
     used = {head: str(run_dir) for head, run_dir in predictor.run_dirs.items()}
     if args.out is not None:
         results = predict_files(predictor, args.images, args.if_no_face, args.level, progress=progress_bar)
-        print(json.dumps({"runs": used, **write_table(results, args.out)}))
-        return 0
+        written = write_table(results, args.out)
+        print(json.dumps({"runs": used, **written}))
+        return 1 if written["unreadable"] else 0  # As without --out: 1 when an image could not be read.
     images, failed = [], False
     for path, photo, error in predict_files(predictor, args.images, args.if_no_face, args.level):
         images.append({"image": str(path), "error": error} if error else {"image": str(path), **photo.to_dict()})

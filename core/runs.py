@@ -4,12 +4,17 @@
         config.json      RunConfig: the TrainConfig and where the run's data came from
         split.npz        train / val / test row positions
         history.jsonl    HistoryRecord per epoch and per N batches, appended live
-        status.json      Status: running / completed / stopped / failed, times, error
+        status.json      Status: running / completed / stopped / failed, times, error, resumes
         model.keras      the best model so far by validation, written atomically
         model.int8.xml   the final model quantized to int8 for fast batch inference
         model.int8.bin   (with its weights beside it), written when training ends
-        metrics.json     RunMetrics: final test metrics and breakdowns
+        metrics.json     RunMetrics: final test metrics, breakdowns, interval coverage
         predictions.csv  one row per test face
+        calibration.json age intervals and the P(female) temperature (core.calibration)
+        MODEL_CARD.md    the model card (core.model_card)
+        checkpoint/      the last whole epoch's state, for --resume
+        tensorboard/     TensorBoard's logs
+        export/          ONNX, LiteRT, SavedModel exports (core.export)
 
 `FILES` is the registry of everything a run directory may hold; each file's
 shape is one dataclass here with `to_json` / `from_json`, so a new field is
@@ -26,7 +31,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +38,7 @@ import pandas as pd
 from core.config import TrainConfig, default_csv_path, runs_dir, starter_dir
 from core.data import FaceData, LoadReport, load_faces
 from core.evaluation import Summary, label_predictions
+from core.files import write_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +83,8 @@ RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed
 INTERRUPTED = "interrupted"
 # Finished with a best model kept: what the result pages can use.
 FINISHED = (COMPLETED, STOPPED)
-# Ended before its last epoch, on request or by a kill: what --resume can continue.
-RESUMABLE = (STOPPED, INTERRUPTED)
+# Ended before its last epoch (on request, by a kill, or by an error): what --resume can continue.
+RESUMABLE = (STOPPED, INTERRUPTED, FAILED)
 # What runs from before a setting existed did: the seed recipe, and a split
 # that did not keep copies of a face together.
 LEGACY_SETTINGS = {"preset": "seed", "split": "stratified"}
@@ -91,10 +96,7 @@ def now_iso() -> str:
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON through a temp file and a rename, so readers never see half a file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(payload, out, indent=2)
-    os.replace(temp_name, path)
+    write_atomic(path, json.dumps(payload, indent=2).encode())
 
 
 def read_json(path: Path) -> dict | None:
@@ -271,11 +273,15 @@ def clear_results(run_dir: Path) -> None:
     """
     for entry in FILES:
         if entry.from_training:
-            path = Path(run_dir) / entry.name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            remove(Path(run_dir) / entry.name)
+
+
+def remove(path: Path) -> None:
+    """Delete a run's file or folder, if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def write_config(run_dir: Path, config: RunConfig) -> None:

@@ -62,13 +62,16 @@ def make_split(rows: np.ndarray, gender: np.ndarray, age: np.ndarray, seed: int,
     if len(rows) < 10:
         raise ValueError(f"Need at least 10 rows to split into train, validation and test; got {len(rows)}")
     strata = [gender * 10 + age_bands(age), np.asarray(gender)]
-    split_part = _stratified_part if groups is None else _grouped_part
-    train_val, test = split_part(rows, TEST_FRACTION, strata, groups, seed)
-    train, val = split_part(train_val, VALIDATION_FRACTION, strata, groups, seed)
+    if groups is None:
+        train_val, test = _stratified_part(rows, TEST_FRACTION, strata, seed)
+        train, val = _stratified_part(train_val, VALIDATION_FRACTION, strata, seed)
+    else:
+        train_val, test = _grouped_part(rows, TEST_FRACTION, strata, groups, seed)
+        train, val = _grouped_part(train_val, VALIDATION_FRACTION, strata, groups, seed)
     return Split(train=np.sort(train), val=np.sort(val), test=np.sort(test), kind=STRATIFIED if groups is None else GROUPED)
 
 
-def _stratified_part(rows, fraction, strata_options, groups, seed):
+def _stratified_part(rows, fraction, strata_options, seed):
     for strata in strata_options:
         try:
             return train_test_split(rows, test_size=fraction, random_state=seed, stratify=strata[rows])
@@ -86,6 +89,6 @@ def _grouped_part(rows, fraction, strata_options, groups, seed):
     """
     ids = groups[rows]
     _, first = np.unique(ids, return_index=True)
-    _, part_representatives = _stratified_part(rows[first], fraction, strata_options, None, seed)
+    _, part_representatives = _stratified_part(rows[first], fraction, strata_options, seed)
     in_part = np.isin(ids, groups[part_representatives])
     return rows[~in_part], rows[in_part]

@@ -90,6 +90,8 @@ def main(argv=None) -> int:
             given = [flag for flag, field in setting_flags() if getattr(args, field.name) is not None]
             if given or args.config is not None or args.run_dir is not None:
                 raise ValueError(f"--resume continues a run with its own settings; drop {', '.join(given) or '--config / --run-dir'}")
+            if args.distribute == "multi-worker":
+                raise ValueError("--resume runs on one host: the other workers' checkpoints are not kept")
             runs.read_config(args.resume)  # Refuses a folder that is not a run, before TensorFlow loads.
         else:
             config = config_from_args(args)

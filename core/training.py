@@ -100,17 +100,27 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
     and the history go on as they were (the unfinished epoch's records are
     dropped). Uses the run's own split, from the same data (checked by hash).
 
+    A resume refused before it trains (no checkpoint, the data gone or
+    changed) leaves the run stopped, with the reason in its status, so it
+    stays usable and can be resumed once the cause is mended.
+
     Raises:
-        ValueError: the run has no whole epoch to resume from, or is training now.
+        ValueError: the run has no whole epoch to resume from, is training now, or its data cannot be found.
     """
     run = runs.load_run(run_dir)
     if run.state == runs.COMPLETED:
         raise ValueError(f"run {run.run_id} has completed: there is nothing to resume")
-    state = checkpoint_state(run.run_dir)
-    if state is None:
-        raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
     if run.status.pid != os.getpid() and runs.pid_alive(run.status.pid) and run.status.state == runs.RUNNING:
         raise ValueError(f"run {run.run_id} is training now (process {run.status.pid}); stop it before resuming it")
+    try:
+        state = checkpoint_state(run.run_dir)
+        if state is None:
+            raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
+        data = load_prepared_data(run)
+    except ValueError as error:
+        if run.status.pid == os.getpid() or not runs.pid_alive(run.status.pid):  # Ours to mark, or nobody's.
+            runs.write_status(run.run_dir, runs.STOPPED, pid=os.getpid(), error=f"resume refused: {error}", ended_at=runs.now_iso())
+        raise
     (run.run_dir / runs.STOP_FILE).unlink(missing_ok=True)  # The request that stopped it has been honoured.
     kept = [record for record in runs.read_history(run.run_dir) if record.epoch <= state["epoch"] and not record.partial]
     (run.run_dir / runs.HISTORY_FILE).unlink(missing_ok=True)
@@ -118,7 +128,7 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
         runs.append_history(run.run_dir, record)
     runs.write_status(run.run_dir, runs.RUNNING, pid=os.getpid(), ended_at=None, error=None,
                       resumes=run.status.resumes + 1, resumed_from_epoch=state["epoch"])  # fmt: skip
-    return _run(run.run_dir, lambda: load_prepared_data(run), strategy, verbose, (), state)
+    return _run(run.run_dir, lambda: data, strategy, verbose, (), state)
 
 
 def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_state: dict | None = None) -> TrainResult:

@@ -171,6 +171,23 @@ def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str, level: fl
     return _photo(model_key(run_dirs), data, if_no_face, level)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _export_download(run_dir: str, fmt: str, modified_ns: int) -> tuple[bytes, str] | None:
+    from core.export import export_bytes
+
+    return export_bytes(Path(run_dir), fmt)
+
+
+def export_download(run_dir: Path, fmt: str) -> tuple[bytes, str] | None:
+    """A run's export in `fmt` as one file to download, read (and a SavedModel zipped) once per export; None before one exists."""
+    from core.export import export_path
+
+    path = export_path(run_dir, fmt)
+    if not path.exists():
+        return None
+    return _export_download(str(run_dir), fmt, path.stat().st_mtime_ns)
+
+
 @st.cache_resource(max_entries=16, show_spinner="Averaging maps over a sample of test faces…")
 def _group_averages(
     key: ModelKey, head: str, method: str, data_hash: str, groups: tuple[tuple[str, tuple[int, ...]], ...], _images: np.ndarray

@@ -229,3 +229,15 @@ def test_a_huge_data_line_is_one_bad_row(tmp_path):
     faces, report = load_faces(path, use_cache=False)
     (bad,) = report.bad_rows
     assert len(faces) == 1 and bad.line == 2 and "3000000 pixel values" in bad.detail
+
+
+def test_a_damaged_cache_file_is_parsed_again_not_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGEGENDER_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "faces.csv"
+    path.write_text(GOOD_ROWS)
+    faces, report = load_faces(path)
+    (cached,) = (tmp_path / "cache").glob("*.npz")
+    cached.write_bytes(b"PK\x03\x04 not really a cache")
+    again, second = load_faces(path)
+    assert not second.from_cache and np.array_equal(again.images, faces.images)
+    assert load_faces(path)[1].from_cache, "and the cache is written anew"

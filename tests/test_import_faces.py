@@ -105,3 +105,19 @@ def test_the_cli_writes_the_csv_and_reports_as_json(shared_faces, tmp_path):
     assert "5/6 images" in done.stderr or "6/6 images" in done.stderr, "a progress bar on stderr"
     missing = subprocess.run([*command[:3], str(tmp_path / "nowhere")] + command[4:], cwd=REPO_ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and "No folder or archive at" in json.loads(missing.stdout.strip())["error"]
+
+
+def test_an_archive_s_own_labels_file_labels_its_photos_by_path_or_by_bare_name(shared_faces, tmp_path):
+    chips = sorted(shared_faces.glob("*.chip.jpg"))
+    archive = tmp_path / "mine.tgz"
+    labels = "file,age,gender,ethnicity\nmine/a/1.jpg,30,1,2\nsolo.jpg,50,0,0\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "labels.csv", arcname="mine/labels.csv")
+        tar.add(chips[40], arcname="mine/a/1.jpg")
+        tar.add(chips[80], arcname="mine/b/1.jpg")  # Same name, another folder: the path entry is not its.
+        tar.add(chips[120], arcname="mine/c/solo.jpg")  # A bare name labels every file of that name.
+    report = import_faces(archive, tmp_path / "out.csv")
+    assert {problem.file: problem.reason.split(":")[0] for problem in report.problems} == {"mine/b/1.jpg": "no labels"}
+    faces, _ = load_faces(tmp_path / "out.csv")
+    assert sorted(zip(faces.img_name, faces.age.tolist())) == [("1.jpg", 30), ("solo.jpg", 50)]

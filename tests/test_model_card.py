@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from core import runs
-from core.model_card import CARD_FILE, model_card
+from core.model_card import model_card
 from tests.conftest import REPO_ROOT
 
 
@@ -34,7 +34,7 @@ def test_the_cli_writes_the_card_into_the_run_and_refuses_an_unfinished_run(tiny
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_both_run, run_dir)
     done = subprocess.run([sys.executable, "-m", "core.model_card", str(run_dir)], cwd=REPO_ROOT, capture_output=True, text=True)
-    assert done.returncode == 0 and (run_dir / CARD_FILE).read_text() == model_card(runs.load_run(run_dir))
+    assert done.returncode == 0 and (run_dir / runs.MODEL_CARD_FILE).read_text() == model_card(runs.load_run(run_dir))
     (run_dir / runs.METRICS_FILE).unlink()
     with pytest.raises(ValueError, match="no metrics.json yet"):
         model_card(runs.load_run(run_dir))

@@ -180,8 +180,9 @@ def test_a_folder_of_photos_becomes_a_table_of_faces_and_a_bad_photo_a_row(tiny_
     for out in (tmp_path / "faces.csv", tmp_path / "faces.jsonl"):
         done = subprocess.run([sys.executable, "-m", "core.predict", str(tiny_both_run), str(folder), "--out", str(out)],
                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert json.loads(done.stdout.strip().splitlines()[-1])["faces"] == 3
+        assert done.returncode == 1, done.stderr[-2000:]  # broken.jpg could not be read.
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        assert (summary["faces"], summary["without_face"], summary["unreadable"]) == (3, 1, 1)
         assert "5/5 images" in done.stderr, "a progress bar on stderr"
     table = pd.read_csv(tmp_path / "faces.csv")
     lines = [json.loads(line) for line in (tmp_path / "faces.jsonl").read_text().splitlines()]

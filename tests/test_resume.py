@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import signal
@@ -82,3 +83,21 @@ def test_what_cannot_be_resumed_is_refused_with_the_reason(tiny_gender_run, tmp_
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert mixed.returncode == 2 and "--resume continues a run with its own settings; drop --epochs" in mixed.stderr
     assert not runs.load_run(finished).can_resume
+
+
+def test_a_resume_refused_before_training_leaves_the_run_stopped_and_usable(tiny_gender_run, tmp_path):
+    from core.training import resume
+
+    run_dir = tmp_path / "stopped"
+    shutil.copytree(tiny_gender_run, run_dir)
+    runs.write_status(run_dir, runs.STOPPED, pid=None)
+    (run_dir / runs.CHECKPOINT_DIR).mkdir()
+    (run_dir / runs.CHECKPOINT_DIR / "keeper.json").write_text(json.dumps({"epoch": 1, "elapsed": 5.0, "best_value": 0.6, "best_epoch": 1}))
+    (run_dir / runs.CHECKPOINT_DIR / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0}))
+    config = runs.read_config(run_dir)
+    runs.write_config(run_dir, dataclasses.replace(config, data_hash="0" * 32))  # Its data is gone.
+    with pytest.raises(ValueError, match="neither that file nor the default CSV"):
+        resume(run_dir, verbose=0)
+    run = runs.load_run(run_dir)
+    assert run.state == runs.STOPPED and run.status.error.startswith("resume refused: ")
+    assert run.is_usable and run.can_resume, "still a usable model, and resumable once the data is back"

@@ -1,6 +1,7 @@
 """Data page: where the face CSV comes from (or an import of images), its load report, distributions, samples, data health."""
 
 import dataclasses
+import tarfile
 
 import pandas as pd
 import streamlit as st
@@ -50,11 +51,12 @@ with st.expander("Import faces from a folder or archive: UTKFace chips, or your 
         try:
             source = widgets.save_upload(archive) if archive is not None else check_data_path(source_text.strip())
             out = DATA_DIR / f"imported-{source.name.split('.')[0] or 'faces'}.csv.gz"
+            labels_path = check_data_path(labels_text.strip()) if labels_text.strip() else None
             imported = import_faces(
-                source, out, labels_text.strip() or None,
+                source, out, labels_path,
                 progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} images"),
             )  # fmt: skip
-        except (ValueError, OSError) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
+        except (ValueError, OSError, EOFError, tarfile.TarError) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
             st.error(f"Cannot import: {error}", icon=":material/error:")
         else:
             if imported.out:

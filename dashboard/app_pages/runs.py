@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core import export, runs
-from core.model_card import CARD_FILE, model_card
-from dashboard import figures, tables, widgets
+from core.model_card import model_card
+from dashboard import figures, loaders, tables, widgets
 
 CONFIRM_KEY = "delete-confirm"
 NOTICE_KEY = "delete-notice"
@@ -87,7 +87,7 @@ else:
     card = model_card(card_run)
     with st.container(border=True, height=480):
         st.markdown(card)
-    st.download_button("Download the model card", card, file_name=f"{card_run.run_id}-{CARD_FILE}", mime="text/markdown",
+    st.download_button("Download the model card", card, file_name=f"{card_run.run_id}-{runs.MODEL_CARD_FILE}", mime="text/markdown",
                        icon=":material/download:", key="card-download")  # fmt: skip
 
 st.header("Export")
@@ -109,7 +109,7 @@ else:
                 differences = ", ".join(f"{head} {value:.1e}" for head, value in done.max_difference.items())
                 st.success(f"Exported; largest difference from Keras on {done.faces} test faces: {differences}.")
     for fmt in export.FORMATS:
-        found = export.export_bytes(by_id[export_run_id].run_dir, fmt)
+        found = loaders.export_download(by_id[export_run_id].run_dir, fmt)
         if found is not None:
             st.download_button(f"Download the {fmt} export", found[0], file_name=found[1], icon=":material/download:",
                                key=f"export-download-{fmt}")  # fmt: skip

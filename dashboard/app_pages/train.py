@@ -153,6 +153,8 @@ def final_panel(run: runs.RunInfo) -> None:
         st.success(f"Completed in {duration}.", icon=":material/check_circle:")
     elif run.state == runs.STOPPED:
         st.warning(f"Stopped on request after {duration}; the best model so far was kept.", icon=":material/stop_circle:")
+        if run.status.error:  # A resume that was refused before it trained says why.
+            st.error(run.status.error, icon=":material/error:")
     elif run.state == runs.FAILED:
         st.error(f"Failed: {run.status.error or 'no message'}", icon=":material/error:")
     else:
