@@ -432,20 +432,27 @@ def read_predictions(run_dir: Path) -> pd.DataFrame:
     return label_predictions(pd.read_csv(Path(run_dir) / PREDICTIONS_FILE))
 
 
-def load_run_faces(run: RunInfo) -> tuple[FaceData, LoadReport]:
-    """The faces a run's row ids point at: its own CSV, or else the default CSV, whichever has the run's content hash.
+def load_run_faces(run: RunInfo, first: Path | None = None, load=load_faces) -> tuple[FaceData, LoadReport]:
+    """The faces a run's row ids point at: from `first` (the CSV in use, say), the run's own CSV or the default CSV,
+    whichever comes first with the run's content hash.
+
+    `load` reads a CSV (core.data.load_faces; the dashboard passes its cached loader).
 
     Raises:
-        ValueError: neither file is there with that hash (the message names the file the run needs).
+        ValueError: no such file is there with that hash (the message names the file the run needs).
     """
-    for path in dict.fromkeys((Path(run.config.train.csv_path), default_csv_path())):
-        if path.is_file():
-            faces, report = load_faces(path)
-            if report.file_hash == run.config.data_hash:
-                return faces, report
+    candidates = [path for path in (first, Path(run.config.train.csv_path), default_csv_path()) if path is not None]
+    for path in dict.fromkeys(candidates):
+        try:
+            faces, report = load(path)
+        except (FileNotFoundError, ValueError):
+            continue  # Missing or unusable: the message below names the file the run needs.
+        if report.file_hash == run.config.data_hash:
+            return faces, report
     raise ValueError(
         f"run {run.run_id} was trained on {run.config.train.csv_path} (content hash {run.config.data_hash}); neither that "
-        f"file nor the default CSV ({default_csv_path()}) is that data any more, so its row ids name no faces here"
+        f"file nor the default CSV ({default_csv_path()}){'' if first is None else f' nor {first}'} is that data any more, "
+        "so its row ids name no faces here"
     )
 
 

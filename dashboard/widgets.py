@@ -204,17 +204,14 @@ def run_faces_or_explain(run: runs.RunInfo) -> FaceData | None:
     """The faces a run's row ids point at, or None after explaining why they cannot be shown.
 
     A run's row ids are positions in the exact file it was trained on, so the
-    faces come from the CSV in use, or else from the run's own file, only if
-    that file has the run's content hash.
+    faces come from the CSV in use, or else from the run's own file (or the
+    default CSV), only if that file has the run's content hash.
     """
     trained_on = Path(run.config.train.csv_path)
-    for path in dict.fromkeys((chosen_csv(), trained_on)):
-        try:
-            faces, report = loaders.load_data(path)
-        except (FileNotFoundError, ValueError):
-            continue  # Missing or unusable: the message below names the file the run needs.
-        if report.file_hash == run.config.data_hash:
-            return faces
+    try:
+        return runs.load_run_faces(run, first=chosen_csv(), load=loaders.load_data)[0]
+    except ValueError:
+        pass  # Said below, in the page's words.
     st.info(
         f"The faces of run {run.run_id} belong to a different file: it was trained on `{trained_on.name}` "
         f"(content hash `{run.config.data_hash}`), and neither the CSV in use (`{chosen_csv()}`) nor a file at "
