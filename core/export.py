@@ -30,7 +30,7 @@ import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from core import runs
-from core.data import seeded_sample
+from core.data import MAX_AGE, seeded_sample
 from core.evaluation import head_values
 from core.splits import Split
 
@@ -122,8 +122,8 @@ def _run_exported(path: Path, fmt: str, images: np.ndarray) -> dict[str, np.ndar
 
 
 def _by_head(outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Name outputs by their width: the gender head gives two columns (P(male), P(female)), the age head one."""
-    heads = {2: "gender", 1: "age"}
+    """Name outputs by their width: gender gives two columns (P(male), P(female)), age one, an age distribution one per age."""
+    heads = {2: "gender", 1: "age", MAX_AGE + 1: "age_distribution"}
     named = {heads.get(output.shape[-1]): output.reshape(len(output), -1) for output in outputs}
     if None in named or len(named) != len(outputs):
         raise ValueError(f"cannot tell the heads apart in outputs of shapes {[output.shape for output in outputs]}")

@@ -2,6 +2,11 @@
 
 Every model takes `face` (48, 48, 1) float32 in [0, 1] and has named outputs:
 `gender` (2-way softmax: male, female) and/or `age` (one ReLU unit, years).
+A preset whose age head is a distribution also outputs `age_distribution`
+(softmax over ages 0..MAX_AGE), and `age` is then its expected value (a fixed
+linear unit, so every tool that reads `age` works unchanged). A preset with an
+ethnicity loss trains a third head, `ethnicity`, that only helps the trunk
+learn: `inference_copy` leaves it out of what a run saves.
 The convolution whose maps feed a head's CAM is named `<head>_last_conv`, or
 `last_conv` when the heads share a trunk: `cam_layer_name` finds it.
 
@@ -20,28 +25,52 @@ import functools
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from core.config import HEADS_BY_TASK, ordered_heads
-from core.data import IMAGE_SIDE
+from core.data import ETHNICITIES, IMAGE_SIDE, MAX_AGE
 from core.presets import get_preset
 
 # The mean age of the shared CSV; the age head starts there instead of at 0 so
 # that a few epochs are enough to leave the trivial regime.
 DEFAULT_AGE_BIAS = 33.3
+# Every age a distribution head gives a probability to.
+AGES = np.arange(MAX_AGE + 1, dtype=np.float32)
+# Width (years) of the prior the distribution head starts from, around the mean age.
+_AGE_PRIOR_SPREAD = 20.0
+# Outputs that only shape training; a saved model has none of them.
+TRAINING_ONLY_OUTPUTS = ("ethnicity",)
 
 
-def _head(features, head: str, age_bias: float):
+def _head(features, head: str, age_bias: float, age_head: str) -> dict:
+    """The named output(s) of one head on `features`."""
     # The heads compute in float32 under any policy: in bfloat16 an age near 70 could only move in half-years.
     if head == "gender":
         # Softmax inside the Dense layer (not a separate layer) so CAM tools can linearise it.
-        return layers.Dense(2, activation="softmax", name="gender", dtype="float32")(features)
-    return layers.Dense(
-        1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias), dtype="float32"
-    )(features)
+        return {"gender": layers.Dense(2, activation="softmax", name="gender", dtype="float32")(features)}
+    if head == "ethnicity":
+        return {"ethnicity": layers.Dense(len(ETHNICITIES), activation="softmax", name="ethnicity", dtype="float32")(features)}
+    if age_head == "distribution":
+        # Starts as a broad bump around the mean age, as the regression head starts at it.
+        prior = -0.5 * ((AGES - age_bias) / _AGE_PRIOR_SPREAD) ** 2
+        distribution = layers.Dense(
+            len(AGES), activation="softmax", name="age_distribution", bias_initializer=keras.initializers.Constant(prior), dtype="float32"
+        )(features)
+        # The expected age: a fixed dot product with 0..MAX_AGE (ReLU is a no-op on it, kept so `age` ends as every age head does).
+        expected = layers.Dense(
+            1, activation="relu", use_bias=False, trainable=False, name="age", dtype="float32",
+            kernel_initializer=keras.initializers.Constant(AGES[:, None]),
+        )(distribution)
+        return {"age_distribution": distribution, "age": expected}
+    return {
+        "age": layers.Dense(1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias), dtype="float32")(
+            features
+        )
+    }
 
 
-def _seed_towers(inputs, heads, age_bias: float) -> dict:
+def _seed_towers(inputs, heads, age_bias: float, age_head: str) -> dict:
     """The seed recipe: per head its own tower of three conv blocks, a dense layer and the head."""
     outputs = {}
     for head in heads:
@@ -57,11 +86,11 @@ def _seed_towers(inputs, heads, age_bias: float) -> dict:
         x = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn_dense")(x)
         x = layers.Dropout(0.5, name=f"{head}_dropout_dense")(x)
-        outputs[head] = _head(x, head, age_bias)
+        outputs.update(_head(x, head, age_bias, age_head))
     return outputs
 
 
-def _compact_trunk(inputs, heads, age_bias: float, batchnorm_momentum: float) -> dict:
+def _compact_trunk(inputs, heads, age_bias: float, age_head: str, batchnorm_momentum: float) -> dict:
     """One trunk for both heads (age helps gender): 4 conv blocks, global average pooling, two heads.
 
     Sized for a CPU: about 54 M multiply-adds per face, a little over the two
@@ -83,7 +112,7 @@ def _compact_trunk(inputs, heads, age_bias: float, batchnorm_momentum: float) ->
     outputs = {}
     for head in heads:
         features = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
-        outputs[head] = _head(features, head, age_bias)
+        outputs.update(_head(features, head, age_bias, age_head))
     return outputs
 
 
@@ -103,12 +132,14 @@ def build_model(preset: str, task: str, age_bias: float = DEFAULT_AGE_BIAS, dtyp
 
     `dtype_policy` ("float32" or "mixed_bfloat16") applies to every layer but the heads.
     """
-    architecture = ARCHITECTURES[get_preset(preset).architecture]
+    recipe = get_preset(preset)
+    architecture = ARCHITECTURES[recipe.architecture]
     if task not in HEADS_BY_TASK:
         raise ValueError(f"Unknown task {task!r}; choose one of {', '.join(HEADS_BY_TASK)}")
+    heads = HEADS_BY_TASK[task] + (("ethnicity",) if recipe.ethnicity_loss_weight > 0 else ())
     with _default_dtype_policy(dtype_policy):
         inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="face")
-        return keras.Model(inputs, architecture(inputs, HEADS_BY_TASK[task], age_bias), name=f"{preset}_{task}")
+        return keras.Model(inputs, architecture(inputs, heads, age_bias, recipe.age_head), name=f"{preset}_{task}")
 
 
 @contextlib.contextmanager
@@ -155,7 +186,8 @@ def inference_copy(model: keras.Model) -> keras.Model:
     clone = keras.models.clone_model(model, clone_function=in_float32)
     clone.set_weights(model.get_weights())
     # clone_model compiles the clone like the original; a new model over its layers (and its dict of outputs) is not.
-    return keras.Model(clone.inputs, clone.output, name=model.name)
+    kept = {name: output for name, output in clone.output.items() if name not in TRAINING_ONLY_OUTPUTS}
+    return keras.Model(clone.inputs, kept, name=model.name)
 
 
 def compile_model(model: keras.Model, preset: str, learning_rate: float, total_steps: int) -> None:
@@ -171,16 +203,20 @@ def compile_model(model: keras.Model, preset: str, learning_rate: float, total_s
         optimizer = keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay)
     else:
         optimizer = keras.optimizers.Adam(rate)
+    # Per output: its loss and that loss's weight beside gender's cross-entropy.
     losses = {
-        "gender": keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
-        "age": recipe.age_loss,
+        "gender": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), 1.0),
+        "age": (recipe.age_loss, recipe.age_loss_weight),
+        # DLDL-v2 (Gao et al., 2018): KL divergence to a Gaussian around the true age, beside L1 on the expected age.
+        "age_distribution": (keras.losses.KLDivergence(), recipe.age_distribution_weight),
+        "ethnicity": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), recipe.ethnicity_loss_weight),
     }
-    heads = model_heads(model)
+    outputs = model.output_names
     model.compile(
         optimizer=optimizer,
-        loss={head: losses[head] for head in heads},
-        loss_weights={head: recipe.age_loss_weight if head == "age" else 1.0 for head in heads},
-        metrics={head: {"gender": ["accuracy"], "age": ["mae"]}[head] for head in heads},
+        loss={name: losses[name][0] for name in outputs},
+        loss_weights={name: losses[name][1] for name in outputs},
+        metrics={head: {"gender": ["accuracy"], "age": ["mae"]}[head] for head in model_heads(model)},
     )
 
 

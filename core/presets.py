@@ -26,6 +26,12 @@ class Preset:
     # Keras loss name for the age head, and its weight beside gender's cross-entropy.
     age_loss: str = "mean_squared_error"
     age_loss_weight: float = 1.0
+    # "regression" (one unit) or "distribution" (a probability per age, `age` its expected value; DLDL-v2)
+    # with the weight of its KL loss to a Gaussian around the true age.
+    age_head: str = "regression"
+    age_distribution_weight: float = 0.0
+    # Above zero: a training-only ethnicity head with this loss weight, to shape the shared trunk.
+    ethnicity_loss_weight: float = 0.0
     # AdamW when above zero, plain Adam otherwise.
     weight_decay: float = 0.0
     # "constant" or "cosine" (cosine decay over the whole run after a short warm-up).
@@ -76,7 +82,16 @@ _COMPACT_LONG = dataclasses.replace(
     patience=36,
     mixed_precision=True,
 )
-PRESETS = {preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG)}
+_COMPACT_DLDL = dataclasses.replace(
+    _COMPACT_LONG,
+    name="compact-dldl",
+    description="compact-long with an age head that predicts a probability for each age (DLDL-v2: KL to a "
+    "Gaussian around the true age beside L1 on the expected age) and a training-only ethnicity head.",
+    age_head="distribution",
+    age_distribution_weight=0.1,
+    ethnicity_loss_weight=0.3,
+)
+PRESETS = {preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL)}
 DEFAULT_PRESET = "compact-long"
 
 

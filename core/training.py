@@ -31,11 +31,11 @@ from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
 from core.calibrate import calibrate_run
 from core.callbacks import BatchScalars, BestModelKeeper, EpochCheckpoint, HistoryWriter, StopWatcher, checkpoint_state
 from core.config import TrainConfig
-from core.data import FaceData, load_faces, sample_rows, seeded_sample
+from core.data import ETHNICITIES, FaceData, load_faces, sample_rows, seeded_sample
 from core.data_health import conflicting_rows, duplicate_groups
 from core.errors import InputError
 from core.evaluation import predictions_frame, summarize
-from core.models import build_model, compile_model, dtype_policy_for, inference_copy
+from core.models import AGES, build_model, compile_model, dtype_policy_for, inference_copy
 from core.multi_worker import build_before_fit
 from core.presets import get_preset
 from core.splits import Split, make_split
@@ -44,15 +44,28 @@ from core.splits import Split, make_split
 MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": ("val_loss", "min")}
 # Fewer faces than this in the training, validation or test part leave nothing to learn or to measure.
 MIN_FACES_PER_PART = 8
+# Spread (years) of the Gaussian soft label a distribution age head learns (DLDL-v2 uses 2 on ChaLearn).
+AGE_LABEL_SPREAD = 2.0
 
 
-def targets_for(faces: FaceData, rows: np.ndarray, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
+def targets_for(faces: FaceData, rows: np.ndarray, outputs) -> dict[str, np.ndarray]:
+    """What each of a model's `outputs` should give for `rows`."""
     targets = {}
-    if "gender" in heads:
+    if "gender" in outputs:
         targets["gender"] = np.eye(2, dtype=np.float32)[faces.gender[rows]]  # one-hot (n, 2)
-    if "age" in heads:
+    if "age" in outputs:
         targets["age"] = faces.age[rows].astype(np.float32)[:, None]  # (n, 1)
+    if "age_distribution" in outputs:
+        targets["age_distribution"] = age_label_distribution(faces.age[rows])
+    if "ethnicity" in outputs:
+        targets["ethnicity"] = np.eye(len(ETHNICITIES), dtype=np.float32)[faces.ethnicity[rows]]
     return targets
+
+
+def age_label_distribution(ages: np.ndarray) -> np.ndarray:
+    """DLDL's soft label: a Gaussian of AGE_LABEL_SPREAD years around each true age, over 0..MAX_AGE (n, MAX_AGE + 1)."""
+    weights = np.exp(-0.5 * ((AGES[None, :] - np.asarray(ages, dtype=np.float32)[:, None]) / AGE_LABEL_SPREAD) ** 2)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,8 +240,9 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
         model = build_model(config.preset, config.task, age_bias=age_bias, dtype_policy=data.config.dtype_policy)
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
-    train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, heads), config.batch_size, True, config.seed)
-    val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, heads), config.batch_size, False, config.seed)
+    outputs = model.output_names
+    train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, outputs), config.batch_size, True, config.seed)
+    val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed)
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir)
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)

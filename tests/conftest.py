@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
@@ -14,6 +15,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_CSV = SHARED_DATA / "age_gender.csv.gz"
 SHARED_FACES = SHARED_DATA / "faces"
+
+
+def assert_beats_constant_answers(faces, split, test: dict, accuracy_margin: float = 0.1) -> None:
+    """A run's test figures beat the best constant answers: the commoner gender, and the training faces' mean age."""
+    test_rows = split["test"]
+    majority_share = max(np.mean(faces.gender[test_rows] == gender) for gender in (0, 1))
+    mean_age_mae = np.abs(faces.age[test_rows] - faces.age[split["train"]].mean()).mean()
+    assert test["accuracy"] > majority_share + accuracy_margin, (test, majority_share)
+    assert test["mae"] < mean_age_mae - 1, (test, mean_age_mae)
 
 
 def _require(path: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 from core.data import load_faces
-from core.models import build_model, cam_layer_name, compile_model, inference_copy, has_bfloat16_instructions, model_heads
+from core.models import AGES, build_model, cam_layer_name, compile_model, inference_copy, has_bfloat16_instructions, model_heads
 from core.presets import DEFAULT_PRESET
 
 
@@ -99,3 +99,20 @@ def test_gender_model_learns_a_trivially_learnable_signal():
     model.fit(images, {"gender": np.eye(2)[gender]}, epochs=4, batch_size=32, verbose=0)
     predicted = np.argmax(model.predict(images, verbose=0)["gender"], axis=1)
     assert (predicted == gender).mean() > 0.9
+
+
+def test_a_distribution_age_head_answers_the_expected_age_of_its_distribution_and_saves_no_ethnicity_head():
+    model = build_model("compact-dldl", "both", age_bias=30.0)
+    assert sorted(model.output_names) == ["age", "age_distribution", "ethnicity", "gender"]
+    compile_model(model, "compact-dldl", learning_rate=1e-3, total_steps=100)
+    saved = inference_copy(model)
+    assert sorted(saved.output_names) == ["age", "age_distribution", "gender"], "ethnicity only shapes training"
+    images = np.random.default_rng(0).random((4, 48, 48, 1), dtype=np.float32)
+    outputs = saved.predict(images, verbose=0)
+    distribution = outputs["age_distribution"]
+    assert distribution.shape == (4, len(AGES))
+    np.testing.assert_allclose(distribution.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(outputs["age"][:, 0], distribution @ np.arange(len(AGES)), rtol=1e-4)
+    # It starts near the mean age it was given, as the regression head starts at it.
+    assert np.all(np.abs(outputs["age"][:, 0] - 30.0) < 10.0)
+    assert not saved.get_layer("age").trainable
