@@ -1,13 +1,18 @@
 """Quality benchmark: train each preset with fixed seeds on the shared CSV and print a table.
 
-    python -m benchmarks.quality [--presets seed compact] [--seeds 1 2] [--epochs N] [--limit N]
+    python -m benchmarks.quality [--presets seed compact-long best] [--seeds 1 2] [--seed-preset-seeds 1]
+                                 [--epochs N] [--limit N]
 
 Presets whose heads share a trunk train one `both` model; the others train a
-gender model and an age model (as the seed recipe does). Prints, per preset,
+gender model and an age model (as the seed recipe does). The `seed` preset,
+the reference for time, trains with `--seed-preset-seeds` (default: the
+first seed only), every other preset with `--seeds`. Prints, per preset,
 test gender accuracy and age MAE (mean ± half the spread over the seeds),
-training minutes on this machine and parameters; then MAE by age bucket per
-preset, and accuracy and MAE per ethnicity and per gender for the default
-preset. Runs are written under artifacts/benchmark-runs/ (git-ignored).
+training minutes on this machine, the ratio to the `seed` preset's minutes
+in the same run (machines are noisy; ratios travel) and parameters; then MAE
+by age bucket per preset, and accuracy and MAE per gender and per ethnicity
+for every preset but `seed`. Runs are written under
+artifacts/benchmark-runs/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -69,23 +74,25 @@ def group_means(results: list[dict], head: str, table: str, key: str, metric: st
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--csv", type=Path, default=SHARED_CSV)
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=["seed", DEFAULT_PRESET, "best"], choices=list(PRESETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--seed-preset-seeds", nargs="+", type=int, default=None, help="default: the first of --seeds")
     parser.add_argument("--epochs", type=int, default=None, help="default: each preset's own")
     parser.add_argument("--limit", type=int, default=None, help="rows to use (default: all)")
     args = parser.parse_args(argv)
 
-    results = {}
-    for preset in args.presets:
-        results[preset] = [train_preset(preset, seed, args) for seed in args.seeds]
+    seeds = {preset: (args.seed_preset_seeds or args.seeds[:1]) if preset == "seed" else args.seeds for preset in args.presets}
+    results = {preset: [train_preset(preset, seed, args) for seed in seeds[preset]] for preset in args.presets}
+    reference = np.mean([run["minutes"] for run in results["seed"]]) if "seed" in results else None
 
-    print(f"\nTest split of {args.csv.name}, seeds {args.seeds}, mean ± half the spread:\n")
-    print("| preset | gender accuracy | age MAE (years) | train minutes | parameters |\n|---|---|---|---|---|")
+    print(f"\nTest split of {args.csv.name}, mean ± half the spread over the seeds:\n")
+    print("| preset | seeds | gender accuracy | age MAE (years) | train minutes | × seed's minutes | parameters |\n|---|---|---|---|---|---|---|")
     for preset, seeds_of in results.items():
         accuracy = mean_spread([run["test"]["gender"].accuracy for run in seeds_of])
         mae = mean_spread([run["test"]["age"].mae for run in seeds_of])
         minutes = np.mean([run["minutes"] for run in seeds_of])
-        print(f"| {preset} | {accuracy} | {mae} | {minutes:.1f} | {seeds_of[0]['parameters']:,} |")
+        ratio = f"{minutes / reference:.2f}" if reference else "–"
+        print(f"| {preset} | {' '.join(map(str, seeds[preset]))} | {accuracy} | {mae} | {minutes:.1f} | {ratio} | {seeds_of[0]['parameters']:,} |")
 
     print("\nAge MAE by age bucket (years):\n")
     print("| preset | " + " | ".join(AGE_BUCKET_LABELS) + " |\n" + "|---" * (len(AGE_BUCKET_LABELS) + 1) + "|")
@@ -93,15 +100,16 @@ def main(argv=None) -> None:
         by_bucket = group_means(seeds_of, "age", "by_age_bucket", "age_bucket", "mae")
         print(f"| {preset} | " + " | ".join(f"{by_bucket.get(label, float('nan')):.2f}" for label in AGE_BUCKET_LABELS) + " |")
 
-    fairness_preset = DEFAULT_PRESET if DEFAULT_PRESET in results else args.presets[-1]
-    fairness_runs = results[fairness_preset]
-    print(f"\nFairness of `{fairness_preset}`: accuracy and MAE per group:\n")
-    print("| group | gender accuracy | age MAE |\n|---|---|---|")
-    for table, key in (("by_gender", "gender"), ("by_ethnicity", "ethnicity")):
-        accuracy = group_means(fairness_runs, "gender", table, key, "accuracy")
-        mae = group_means(fairness_runs, "age", table, key, "mae")
-        for group in accuracy:
-            print(f"| {key} {group} | {accuracy[group]:.3f} | {mae.get(group, float('nan')):.2f} |")
+    for preset, fairness_runs in results.items():
+        if preset == "seed" and len(results) > 1:
+            continue
+        print(f"\nFairness of `{preset}`{' (the default)' if preset == DEFAULT_PRESET else ''}: accuracy and MAE per group:\n")
+        print("| group | gender accuracy | age MAE |\n|---|---|---|")
+        for table, key in (("by_gender", "gender"), ("by_ethnicity", "ethnicity")):
+            accuracy = group_means(fairness_runs, "gender", table, key, "accuracy")
+            mae = group_means(fairness_runs, "age", table, key, "mae")
+            for group in accuracy:
+                print(f"| {key} {group} | {accuracy[group]:.3f} | {mae.get(group, float('nan')):.2f} |")
 
 
 if __name__ == "__main__":

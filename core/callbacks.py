@@ -37,15 +37,15 @@ def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
 
 
 class StopWatcher(keras.callbacks.Callback):
-    """Ends training after the current batch once a stop was requested."""
+    """Ends training after the current batch once a stop was requested, of this run or of any in `also` (a teacher's student)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, also: tuple[Path, ...] = ()):
         super().__init__()
-        self.run_dir = run_dir
+        self.run_dirs = (run_dir, *also)
         self.stopped = False
 
     def on_train_batch_end(self, batch, logs=None):
-        if runs.stop_requested(self.run_dir):
+        if any(runs.stop_requested(run_dir) for run_dir in self.run_dirs):
             self.stopped = True
             self.model.stop_training = True
 

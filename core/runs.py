@@ -69,13 +69,15 @@ FILES = (
     CHECKPOINT := RunFile("checkpoint", "the state after the last whole epoch, for --resume (a folder)"),
     TENSORBOARD := RunFile("tensorboard", "TensorBoard's logs: scalars per epoch and per N batches, the graph (a folder)"),
     EXPORT := RunFile("export", "the model as ONNX, LiteRT or a SavedModel (core.export; a folder)"),
+    # A preset with teachers (core.distillation) trains them first, each a whole run of its own here.
+    TEACHERS := RunFile("teachers", "the teachers' runs, teacher-1, teacher-2, ... (presets with teachers; a folder)"),
 )
 CONFIG_FILE, STATUS_FILE, LOG_FILE = CONFIG.name, STATUS.name, LOG.name
 SPLIT_FILE, HISTORY_FILE, MODEL_FILE = SPLIT.name, HISTORY.name, MODEL.name
 INT8_MODEL_FILE, INT8_WEIGHTS_FILE, METRICS_FILE = INT8_MODEL.name, INT8_WEIGHTS.name, METRICS.name
 PREDICTIONS_FILE, STOP_FILE = PREDICTIONS.name, STOP.name
 CALIBRATION_FILE, MODEL_CARD_FILE, CHECKPOINT_DIR = CALIBRATION.name, MODEL_CARD.name, CHECKPOINT.name
-TENSORBOARD_DIR, EXPORT_DIR = TENSORBOARD.name, EXPORT.name
+TENSORBOARD_DIR, EXPORT_DIR, TEACHERS_DIR = TENSORBOARD.name, EXPORT.name, TEACHERS.name
 
 RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed"
 # A run whose status says running but whose process is gone (killed, machine
@@ -402,8 +404,9 @@ class RunInfo:
 
     @property
     def can_resume(self) -> bool:
-        """Ended early (stopped, or killed) after at least one whole epoch, so it can be continued from there."""
-        return self.state in RESUMABLE and (self.run_dir / CHECKPOINT_DIR).is_dir() and not self.is_starter
+        """Ended early (stopped, or killed) after a whole epoch of its own or of a teacher's, so it can be continued from there."""
+        progress = (self.run_dir / CHECKPOINT_DIR).is_dir() or (self.run_dir / TEACHERS_DIR).is_dir()
+        return self.state in RESUMABLE and progress and not self.is_starter
 
     @property
     def is_usable(self) -> bool:

@@ -33,6 +33,7 @@ from core.callbacks import BatchScalars, BestModelKeeper, EpochCheckpoint, Histo
 from core.config import TrainConfig
 from core.data import ETHNICITIES, FaceData, load_faces, sample_rows, seeded_sample
 from core.data_health import conflicting_rows, duplicate_groups
+from core.distillation import average_answers, blend_targets, teacher_answers
 from core.errors import InputError
 from core.evaluation import predictions_frame, summarize
 from core.models import AGES, build_model, compile_model, dtype_policy_for, inference_copy
@@ -105,13 +106,16 @@ def train(
     return _run(run_dir, lambda: prepare_data(config, run_dir), strategy, verbose, callbacks)
 
 
-def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbose: int = 2) -> TrainResult:
+def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbose: int = 2, also_stop_on: tuple[Path, ...] = ()) -> TrainResult:
     """Continue a stopped or interrupted run from its last whole epoch, to the end its config plans.
 
     Keras' BackupAndRestore brings back the weights, the optimizer's state and
     the schedule's position; the best model so far, early stopping's count
     and the history go on as they were (the unfinished epoch's records are
     dropped). Uses the run's own split, from the same data (checked by hash).
+    A run with teachers stopped while they trained goes on with them: the
+    finished ones are kept, the stopped one resumed. `also_stop_on`: other
+    runs whose stop request stops this one (a teacher's student).
 
     A resume refused before it trains (no checkpoint, the data gone or
     changed) leaves the run stopped, with the reason in its status, so it
@@ -127,7 +131,7 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
         raise ValueError(f"run {run.run_id} is training now (process {run.status.pid}); stop it before resuming it")
     try:
         state = checkpoint_state(run.run_dir)
-        if state is None:
+        if state is None and not (run.run_dir / runs.TEACHERS_DIR).is_dir():
             raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
         data = load_prepared_data(run)
     except ValueError as error:
@@ -135,20 +139,26 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
             runs.write_status(run.run_dir, runs.STOPPED, pid=os.getpid(), error=f"resume refused: {error}", ended_at=runs.now_iso())
         raise
     (run.run_dir / runs.STOP_FILE).unlink(missing_ok=True)  # The request that stopped it has been honoured.
-    kept = [record for record in runs.read_history(run.run_dir) if record.epoch <= state["epoch"] and not record.partial]
+    last_epoch = state["epoch"] if state is not None else 0
+    kept = [record for record in runs.read_history(run.run_dir) if record.epoch <= last_epoch and not record.partial]
     (run.run_dir / runs.HISTORY_FILE).unlink(missing_ok=True)
     for record in kept:
         runs.append_history(run.run_dir, record)
     runs.write_status(run.run_dir, runs.RUNNING, pid=os.getpid(), ended_at=None, error=None,
-                      resumes=run.status.resumes + 1, resumed_from_epoch=state["epoch"])  # fmt: skip
-    return _run(run.run_dir, lambda: data, strategy, verbose, (), state)
+                      resumes=run.status.resumes + 1, resumed_from_epoch=last_epoch)  # fmt: skip
+    return _run(run.run_dir, lambda: data, strategy, verbose, (), state, also_stop_on)
 
 
-def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_state: dict | None = None) -> TrainResult:
-    """Prepare, fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
+def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_state: dict | None = None,
+         also_stop_on: tuple[Path, ...] = ()) -> TrainResult:  # fmt: skip
+    """Prepare, (teach,) fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
     try:
         data = prepare()
-        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state)
+        taught = teach(data, run_dir, strategy, verbose) if get_preset(data.config.train.preset).teachers else None
+        if taught is None and get_preset(data.config.train.preset).teachers:
+            runs.write_status(run_dir, runs.STOPPED, ended_at=runs.now_iso())  # Stopped while a teacher trained.
+            return TrainResult(run_dir, runs.STOPPED, {})
+        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state, taught, also_stop_on)
         test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
@@ -159,6 +169,45 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
         shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)  # Nothing left to resume.
     runs.write_status(run_dir, status, ended_at=runs.now_iso())
     return TrainResult(run_dir, status, test)
+
+
+def teach(data: PreparedData, run_dir: Path, strategy, verbose: int) -> dict[str, np.ndarray] | None:
+    """Train (or finish) the preset's teachers on the run's own split; their averaged answers on its training faces.
+
+    None when a stop was requested while a teacher trained (the run's own
+    STOP file stops its teachers). A teacher that finished before is not
+    trained again, so a resumed run goes on where it stopped.
+    """
+    recipe = get_preset(data.config.train.preset)
+    images = data.faces.as_float(data.split.train)
+    answers = []
+    for index in range(1, recipe.teachers + 1):
+        teacher_dir = run_dir / runs.TEACHERS_DIR / f"teacher-{index}"
+        if not (teacher_dir / runs.STATUS_FILE).is_file() or runs.read_status(teacher_dir).state != runs.COMPLETED:
+            if verbose:
+                print(f"teacher {index} of {recipe.teachers}: {teacher_dir}", flush=True)
+            if (teacher_dir / runs.CHECKPOINT_DIR).is_dir():
+                result = resume(teacher_dir, strategy, verbose, also_stop_on=(run_dir,))
+            else:
+                result = _train_teacher(data, teacher_dir, index, strategy, verbose, run_dir)
+            if result.status != runs.COMPLETED:
+                return None
+        answers.append(teacher_answers(runs.load_run(teacher_dir).load_model(), images))
+    return average_answers(answers)
+
+
+def _train_teacher(data: PreparedData, teacher_dir: Path, index: int, strategy, verbose: int, student_dir: Path) -> TrainResult:
+    """A fresh teacher run: the teacher preset with the student's settings and split, and a seed of its own."""
+    student = data.config.train
+    config = dataclasses.replace(student, preset=get_preset(student.preset).teacher_preset, seed=student.seed + index)
+    teacher_dir.mkdir(parents=True, exist_ok=True)
+    runs.clear_results(teacher_dir)
+    teacher_config = dataclasses.replace(data.config, train=config, created_at=runs.now_iso(), dtype_policy=dtype_policy_for(config.preset))
+    runs.write_config(teacher_dir, teacher_config)
+    data.split.save(teacher_dir / runs.SPLIT_FILE)
+    runs.write_status(teacher_dir, runs.RUNNING, pid=os.getpid(), started_at=runs.now_iso(), ended_at=None, error=None)
+    teacher_data = PreparedData(data.faces, data.split, teacher_config)
+    return _run(teacher_dir, lambda: teacher_data, strategy, verbose, (), None, (student_dir,))
 
 
 def rows_and_split(faces: FaceData, config: TrainConfig) -> tuple[np.ndarray, Split, int]:
@@ -226,11 +275,13 @@ def load_prepared_data(run: runs.RunInfo) -> PreparedData:
     return PreparedData(faces, Split.load(run.run_dir / runs.SPLIT_FILE), run.config)
 
 
-def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, resumed_state: dict | None = None):
+def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, resumed_state: dict | None = None,
+        taught: dict[str, np.ndarray] | None = None, also_stop_on: tuple[Path, ...] = ()):  # fmt: skip
     """Build the preset's model and fit it, writing the history, the best model and a checkpoint as it goes.
 
     With `resumed_state` (core.callbacks.checkpoint_state) the checkpoint is
     loaded into the new model and training goes on from the epoch after it.
+    `taught`: teachers' answers on the training faces, blended into their targets (core.distillation).
     """
     config, faces, split, heads = data.config.train, data.faces, data.split, data.config.heads
     keras.utils.set_random_seed(config.seed + (resumed_state or {}).get("epoch", 0))
@@ -241,10 +292,13 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     outputs = model.output_names
-    train_data = make_dataset(faces.images[split.train], targets_for(faces, split.train, outputs), config.batch_size, True, config.seed)
+    train_targets = targets_for(faces, split.train, outputs)
+    if taught is not None:
+        train_targets = blend_targets(train_targets, taught)
+    train_data = make_dataset(faces.images[split.train], train_targets, config.batch_size, True, config.seed)
     val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed)
     monitor, mode = MONITORS[config.task]
-    watcher = StopWatcher(run_dir)
+    watcher = StopWatcher(run_dir, also_stop_on)
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
     elapsed_before = (resumed_state or {}).get("elapsed", 0.0)
     history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher, elapsed_before)

@@ -2,6 +2,7 @@
 
     run_dir = start_training(TrainConfig(task="gender", epochs=3, csv_path="..."))
     progress(read_history(run_dir))   # epoch, batch, elapsed, ETA
+    live_history(run_dir)             # the same, a teacher's while a `best` run trains its teachers
     request_stop(run_dir)             # from core.runs: ends after the current batch
 
 The dashboard trains through the command line, the same code path users
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from core import runs
 from core.config import PROJECT_ROOT, TrainConfig, runs_dir
+from core.presets import get_preset
 
 LOCK_FILE = ".launch.lock"
 
@@ -171,6 +173,20 @@ def progress(history: list[runs.HistoryRecord]) -> Progress | None:
         return None
     last = history[-1]
     return Progress(epoch=last.epoch, epochs=last.epochs, batch=last.batches_done, steps=last.steps, elapsed=last.elapsed)
+
+
+def live_history(run_dir: Path) -> tuple[str, list[runs.HistoryRecord]]:
+    """The history being written now, and whose: a run with teachers (core.distillation) trains them before its own epochs.
+
+    ('Teacher 2 of 2', that teacher's records) while a teacher trains; ('', the run's own) otherwise.
+    """
+    run_dir = Path(run_dir)
+    own = runs.read_history(run_dir)
+    teachers = sorted((run_dir / runs.TEACHERS_DIR).glob("teacher-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    if own or not teachers:
+        return "", own
+    count = get_preset(runs.read_config(run_dir).train.preset).teachers
+    return f"Teacher {teachers[-1].name.rsplit('-', 1)[1]} of {count}", runs.read_history(teachers[-1])
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -126,7 +126,7 @@ def live_panel(run_dir: str) -> None:
         st.rerun()  # Deleted meanwhile; the page says so.
     if run.state != runs.RUNNING:
         st.rerun()  # Finished: the whole page redraws with the final result.
-    history = runs.read_history(run.run_dir)
+    stage, history = launcher.live_history(run.run_dir)
     step = launcher.progress(history)
     if step is None:
         waited = launcher.format_seconds(run_duration_seconds(run))
@@ -134,7 +134,7 @@ def live_panel(run_dir: str) -> None:
     else:
         st.progress(
             step.fraction,
-            text=f"Epoch {step.epoch}/{step.epochs} · batch {step.batch}/{step.steps} · "
+            text=f"{stage + ' · ' if stage else ''}Epoch {step.epoch}/{step.epochs} · batch {step.batch}/{step.steps} · "
             f"elapsed {launcher.format_seconds(step.elapsed)} · about {launcher.format_seconds(step.eta_seconds)} left",
         )
     stopping = runs.stop_requested(run.run_dir)
