@@ -41,6 +41,31 @@ def test_intervals_hold_at_their_level_for_every_age_bucket_on_new_faces():
     assert high[0] - 70 > 70 - low[0], "older faces are guessed too young: the interval reaches further up"
 
 
+def test_intervals_tuned_on_half_a_real_validation_split_hold_on_the_other_half():
+    """Regression: levels tuned on the very faces they were judged on held 3 to 5 points less than asked in small buckets.
+
+    The starter run's validation faces (real errors, with their heavy tails),
+    halved 30 times: fitted on one half, judged on the other.
+    """
+    starter = Calibration.load(REPO_ROOT / "models" / "starter")
+    ages, predicted = starter.validation_age, starter.validation_predicted
+    rng = np.random.default_rng(0)
+    shares = []
+    for _ in range(30):
+        order = rng.permutation(len(ages))
+        fitted, judged = order[: len(ages) // 2], order[len(ages) // 2 :]
+        calibration = fit_calibration(ages[fitted], predicted[fitted], None, None)
+        frame = pd.DataFrame({"age": ages[judged], "pred_age": predicted[judged]})
+        shares.append({(row["level"], row["age_bucket"]): row["coverage"] for row in coverage_table(frame, calibration)})
+    for (level, bucket) in shares[0]:
+        held = np.mean([share[(level, bucket)] for share in shares])
+        # About 50 faces per small bucket on each side: a bucket's mean over 30 halvings moves by about a point,
+        # and half the faces fit cruder bounds than a whole split (tuned in-sample, 10-19 and 60-69 held 75 %).
+        assert held >= level - 0.035, (bucket, level, held)
+        if bucket != "0-2":  # Babies are ages 1 and 2 only: an interval holds both or neither, so more than asked.
+            assert held <= level + 0.035, (bucket, level, held)
+
+
 def test_intervals_are_whole_years_around_the_prediction_and_a_run_without_ages_has_none():
     rng = np.random.default_rng(1)
     calibration = fit_calibration(*synthetic_ages(rng, 900), None, None)
