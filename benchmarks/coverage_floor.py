@@ -6,7 +6,8 @@ A bucket's observed coverage is a share of its test faces, so it moves by
 sqrt(level (1 - level) / n) from test split to test split even for intervals
 that hold exactly; and intervals fitted on a bucket's validation faces miss
 the true quantile by a Beta-distributed amount (split conformal's coverage
-given its calibration set is Beta(k, n + 1 - k), k = ceil((n + 1) level)).
+given its calibration set is Beta(k, n + 1 - k), k the number of errors
+between its two bounds' ranks).
 With the run's own bucket sizes this prints, per level and bucket, the
 observed coverage, its deviation from the level, and the standard deviation
 those two sources give it; then, by simulation, how often all buckets with
@@ -38,6 +39,15 @@ def bucket_counts(ages: np.ndarray) -> np.ndarray:
     return np.array([int((buckets == label).sum()) for label in AGE_BUCKET_LABELS])
 
 
+def conformal_rank(count, level: float):
+    """k of the two-sided bounds core.calibration fits on `count` errors: the upper bound's rank less the lower's."""
+    count = np.asarray(count)
+    alpha = 1 - level
+    low_rank = np.floor((count + 1) * alpha / 2)
+    high_rank = np.minimum(np.ceil((count + 1) * (1 - alpha / 2)), count + 1)
+    return high_rank - low_rank
+
+
 def chance_all_within(val_n, test_n, tolerance: float, simulations: int, calibrated_on_validation: bool, levels=LEVELS, seed: int = 0):
     """(share of simulated test splits where every bucket at every level is within `tolerance`, mean figures missed).
 
@@ -53,9 +63,11 @@ def chance_all_within(val_n, test_n, tolerance: float, simulations: int, calibra
     previous_rank = np.zeros(len(val_n))
     for level in levels:
         if calibrated_on_validation:
-            # Split conformal's coverage is the k-th smallest of n + 1 uniforms' worth, k = ceil((n + 1) level):
-            # given the coverage at the level below (rank j), the next is that plus (1 - it) Beta(k - j, n + 1 - k).
-            rank = np.minimum(np.ceil((val_n + 1) * level), val_n + 1)
+            # Split conformal's coverage is Beta(k, n + 1 - k), k the number of calibration errors from the
+            # lower bound's rank to the upper's (core.calibration._quantile_bounds; a rank off the end is
+            # an open bound): given the coverage at the level below (k = j), the next is that plus
+            # (1 - it) Beta(k - j, n + 1 - k).
+            rank = conformal_rank(val_n, level)
             step = rng.beta(np.maximum(rank - previous_rank, 1e-9), np.maximum(val_n + 1 - rank, 1e-9), size=shape)
             coverage = np.where(rank > val_n, 1.0, previous_coverage + (1 - previous_coverage) * step)
             previous_rank = rank
@@ -96,7 +108,7 @@ def main(argv=None) -> None:
             off = coverage - level
             observed_misses += bool(judged[index] and abs(off) > args.tolerance)
             print(f"{level:5.0%} {label:>6} {val_n[index]:5d} {test_n[index]:5d} {coverage:7.1%} {off * 100:+6.1f}p {spread * 100:5.1f}p {off / spread:+6.1f}")
-    cells = 2 * int(judged.sum())
+    cells = len(LEVELS) * int(judged.sum())
     print(f"\nbuckets off by more than {args.tolerance:.0%}: {observed_misses} of {cells} (this run)")
     for name, on_validation in (("an oracle that knows the true quantiles", False), ("exact split conformal, per bucket", True)):
         chance, mean_missed = chance_all_within(val_n[judged], test_n[judged], args.tolerance, args.simulations, on_validation)

@@ -61,9 +61,8 @@ ECE_BINS = 10
 # Temperatures tried, as log T: 0.05 to 20, fine enough that the log loss is flat at the optimum.
 _LOG_TEMPERATURES = np.linspace(np.log(0.05), np.log(20.0), 1201)
 _EPSILON = 1e-6
-# Every age an interval can hold, and the bucket of each.
+# Every age an interval can hold (their buckets: _AGE_BUCKETS, below).
 _AGES = np.arange(0, MAX_AGE + 1)
-_AGE_BUCKETS = np.searchsorted(AGE_BUCKET_EDGES, _AGES, side="right") - 1
 # Folds of the validation faces that tune the per-bucket levels (each judged by bounds fitted without it).
 _TUNING_FOLDS = 5
 # Rounds of the per-bucket level search; the coverage moves by under 0.1 % after ten.
@@ -180,6 +179,10 @@ def fit_calibration(age, predicted_age, gender, female_probability) -> Calibrati
 
 def _bucket_of(ages: np.ndarray) -> np.ndarray:
     return np.searchsorted(AGE_BUCKET_EDGES, ages, side="right") - 1
+
+
+
+_AGE_BUCKETS = _bucket_of(_AGES)
 
 
 def _sorted_errors(ages: np.ndarray, predicted: np.ndarray) -> list[np.ndarray]:

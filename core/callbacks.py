@@ -20,17 +20,20 @@ import numpy as np
 import tensorflow as tf
 
 from core import runs
-from core.models import inference_copy
+from core.models import EXTRA_OUTPUTS, inference_copy
 
 KEEPER_STATE_FILE = "keeper.json"
 
 
 def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
-    """Keras names a one-head model's metrics `accuracy` / `mae`; name them by head always."""
+    """Keras names a one-head model's metrics `accuracy` / `mae`; name them by head always.
+
+    Keys of a model's other outputs (`ethnicity_loss`, `age_distribution_loss`) keep their names.
+    """
     renamed = {}
     for key, value in (logs or {}).items():
         prefix, base = ("val_", key[4:]) if key.startswith("val_") else ("", key)
-        if len(heads) == 1 and base != "loss" and not base.startswith(heads[0]):
+        if len(heads) == 1 and base != "loss" and not base.startswith(heads[0]) and not base.startswith(EXTRA_OUTPUTS):
             base = f"{heads[0]}_{base}"
         renamed[prefix + base] = float(value)
     return renamed
@@ -113,14 +116,17 @@ class BestModelKeeper(keras.callbacks.Callback):
             return  # "Best" is only ever a whole epoch.
         if self._improved(value):
             self.best_value, self.best_epoch = value, epoch + 1
-            self.best_weights = self.model.get_weights()
+            self.best_weights = layer_weights(self.model)
             save_model_atomic(inference_copy(self.model), self.run_dir / runs.MODEL_FILE)
         elif epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
     def restore_best(self) -> None:
+        """Put the best weights back, layer by layer: after a resume they come from model.keras, which has no training-only heads."""
         if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            for layer in self.model.layers:
+                if layer.name in self.best_weights:
+                    layer.set_weights(self.best_weights[layer.name])
 
     def state(self) -> dict:
         return {"best_value": self.best_value, "best_epoch": self.best_epoch}
@@ -129,9 +135,15 @@ class BestModelKeeper(keras.callbacks.Callback):
         """Take up where an earlier process left off: its best value and epoch, and the best model it saved."""
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         if self.best_epoch is not None:
-            # model.keras holds the best weights as a float32 twin of the training network: same layers, same order.
+            # model.keras holds the best weights as a float32 twin of the training network: the same layer
+            # names, less any training-only head (core.models.TRAINING_ONLY_OUTPUTS), whose weights nothing needs.
             saved = keras.saving.load_model(self.run_dir / runs.MODEL_FILE, compile=False, safe_mode=True)
-            self.best_weights = saved.get_weights()
+            self.best_weights = layer_weights(saved)
+
+
+def layer_weights(model: keras.Model) -> dict[str, list[np.ndarray]]:
+    """A model's weights by layer name (layers without weights left out)."""
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 class EpochCheckpoint(keras.callbacks.BackupAndRestore):

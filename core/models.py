@@ -41,6 +41,8 @@ AGES = np.arange(MAX_AGE + 1, dtype=np.float32)
 _AGE_PRIOR_SPREAD = 20.0
 # Outputs that only shape training; a saved model has none of them.
 TRAINING_ONLY_OUTPUTS = ("ethnicity",)
+# Every output a model may have beside its heads (core.config.HEADS).
+EXTRA_OUTPUTS = ("age_distribution", *TRAINING_ONLY_OUTPUTS)
 
 
 def _head(features, head: str, age_bias: float, age_head: str) -> dict:

@@ -404,7 +404,7 @@ class RunInfo:
 
     @property
     def can_resume(self) -> bool:
-        """Ended early (stopped, or killed) after a whole epoch of its own or of a teacher's, so it can be continued from there."""
+        """Ended early (stopped, or killed) after a whole epoch of its own, or once its teachers had started, so it can be continued."""
         progress = (self.run_dir / CHECKPOINT_DIR).is_dir() or (self.run_dir / TEACHERS_DIR).is_dir()
         return self.state in RESUMABLE and progress and not self.is_starter
 

@@ -154,10 +154,12 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
     """Prepare, (teach,) fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
     try:
         data = prepare()
-        taught = teach(data, run_dir, strategy, verbose) if get_preset(data.config.train.preset).teachers else None
-        if taught is None and get_preset(data.config.train.preset).teachers:
-            runs.write_status(run_dir, runs.STOPPED, ended_at=runs.now_iso())  # Stopped while a teacher trained.
-            return TrainResult(run_dir, runs.STOPPED, {})
+        taught = None
+        if get_preset(data.config.train.preset).teachers:
+            taught = teach(data, run_dir, strategy, verbose)
+            if taught is None:  # Stopped while a teacher trained.
+                runs.write_status(run_dir, runs.STOPPED, ended_at=runs.now_iso())
+                return TrainResult(run_dir, runs.STOPPED, {})
         model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state, taught, also_stop_on)
         test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
     except BaseException as error:
@@ -179,21 +181,19 @@ def teach(data: PreparedData, run_dir: Path, strategy, verbose: int) -> dict[str
     trained again, so a resumed run goes on where it stopped.
     """
     recipe = get_preset(data.config.train.preset)
-    images = data.faces.as_float(data.split.train)
-    answers = []
-    for index in range(1, recipe.teachers + 1):
-        teacher_dir = run_dir / runs.TEACHERS_DIR / f"teacher-{index}"
+    teacher_dirs = [run_dir / runs.TEACHERS_DIR / f"teacher-{index}" for index in range(1, recipe.teachers + 1)]
+    for index, teacher_dir in enumerate(teacher_dirs, start=1):
         if not (teacher_dir / runs.STATUS_FILE).is_file() or runs.read_status(teacher_dir).state != runs.COMPLETED:
             if verbose:
                 print(f"teacher {index} of {recipe.teachers}: {teacher_dir}", flush=True)
-            if (teacher_dir / runs.CHECKPOINT_DIR).is_dir():
+            if checkpoint_state(teacher_dir) is not None:
                 result = resume(teacher_dir, strategy, verbose, also_stop_on=(run_dir,))
-            else:
+            else:  # Never started, or stopped before a whole epoch: from the start.
                 result = _train_teacher(data, teacher_dir, index, strategy, verbose, run_dir)
             if result.status != runs.COMPLETED:
                 return None
-        answers.append(teacher_answers(runs.load_run(teacher_dir).load_model(), images))
-    return average_answers(answers)
+    images = data.faces.as_float(data.split.train)
+    return average_answers([teacher_answers(runs.load_run(teacher_dir).load_model(), images) for teacher_dir in teacher_dirs])
 
 
 def _train_teacher(data: PreparedData, teacher_dir: Path, index: int, strategy, verbose: int, student_dir: Path) -> TrainResult:

@@ -101,3 +101,22 @@ def test_a_resume_refused_before_training_leaves_the_run_stopped_and_usable(tiny
     run = runs.load_run(run_dir)
     assert run.state == runs.STOPPED and run.status.error.startswith("resume refused: ")
     assert run.is_usable and run.can_resume, "still a usable model, and resumable once the data is back"
+
+
+def test_a_resumed_run_puts_its_saved_best_weights_back_into_a_model_with_a_training_only_head(tmp_path):
+    """Regression: model.keras has no ethnicity head, so restoring it into the training model by position failed."""
+    from core.callbacks import BestModelKeeper, StopWatcher, save_model_atomic
+    from core.models import build_model, inference_copy
+
+    earlier = build_model("compact-dldl", "both", age_bias=30.0)
+    save_model_atomic(inference_copy(earlier), tmp_path / runs.MODEL_FILE)  # What the earlier process kept as best.
+    model = build_model("compact-dldl", "both", age_bias=30.0)  # The resumed process's network, other weights.
+    keeper = BestModelKeeper(tmp_path, ("gender", "age"), "val_loss", "min", 5, StopWatcher(tmp_path))
+    keeper.set_model(model)
+    keeper.resume({"best_value": 1.0, "best_epoch": 3})
+    keeper.restore_best()
+    saved = keras.saving.load_model(tmp_path / runs.MODEL_FILE)
+    assert {layer.name for layer in model.layers} - {layer.name for layer in saved.layers} == {"ethnicity_dense", "ethnicity"}
+    for layer in saved.layers:
+        for restored, kept in zip(model.get_layer(layer.name).get_weights(), layer.get_weights(), strict=True):
+            np.testing.assert_array_equal(restored, kept)

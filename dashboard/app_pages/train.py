@@ -152,7 +152,8 @@ def final_panel(run: runs.RunInfo) -> None:
     if run.state == runs.COMPLETED:
         st.success(f"Completed in {duration}.", icon=":material/check_circle:")
     elif run.state == runs.STOPPED:
-        st.warning(f"Stopped on request after {duration}; the best model so far was kept.", icon=":material/stop_circle:")
+        kept = "the best model so far was kept" if run.has_model else "before its own model had a whole epoch"
+        st.warning(f"Stopped on request after {duration}; {kept}.", icon=":material/stop_circle:")
         if run.status.error:  # A resume that was refused before it trained says why.
             st.error(run.status.error, icon=":material/error:")
     elif run.state == runs.FAILED:
@@ -164,10 +165,13 @@ def final_panel(run: runs.RunInfo) -> None:
         )
     if run.can_resume:
         done = runs.epochs_done([record for record in runs.read_history(run.run_dir) if record.is_complete_epoch])
-        st.caption(
-            f"It can go on from epoch {done} of {run.config.train.epochs}, the last whole one, with its optimizer state, "
-            "learning-rate schedule, best model and history as they were."
-        )
+        if done:
+            st.caption(
+                f"It can go on from epoch {done} of {run.config.train.epochs}, the last whole one, with its optimizer state, "
+                "learning-rate schedule, best model and history as they were."
+            )
+        else:
+            st.caption("It can go on with its teachers: the finished ones are kept, the stopped one goes on from its last whole epoch.")
         if st.button("Resume training", icon=":material/resume:", key="resume-training", disabled=runs.active_run() is not None):
             if widgets.resume_and_watch(run):
                 st.rerun()
