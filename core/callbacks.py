@@ -1,11 +1,13 @@
 """The Keras callbacks a training run uses: stop on request, live history, the best model, and a checkpoint to resume from.
 
     watcher = StopWatcher(run_dir)                         # ends after the batch during which STOP appeared
+    served = ServedLoss({"ethnicity": 0.3})                # val_served_loss: val_loss less training-only heads
     history = HistoryWriter(run_dir, heads, ...)           # history.jsonl, every epoch and every N batches
     keeper = BestModelKeeper(run_dir, heads, ...)          # model.keras, the best whole epoch; early stopping
     checkpoint = EpochCheckpoint(run_dir, keeper, history, watcher)   # checkpoint/, after every whole epoch
 
 Order matters: the watcher first (so the others know an epoch was cut short),
+the served loss before the keeper and the history (they read its key),
 the checkpoint last (so it saves the keeper's state of that epoch).
 """
 
@@ -23,17 +25,18 @@ from core import runs
 from core.models import EXTRA_OUTPUTS, inference_copy
 
 KEEPER_STATE_FILE = "keeper.json"
+SERVED_LOSS = "val_served_loss"
 
 
 def canonical_logs(logs: dict, heads: tuple[str, ...]) -> dict:
     """Keras names a one-head model's metrics `accuracy` / `mae`; name them by head always.
 
-    Keys of a model's other outputs (`ethnicity_loss`, `age_distribution_loss`) keep their names.
+    Keys of a model's other outputs (`ethnicity_loss`, `age_distribution_loss`) and `val_served_loss` keep their names.
     """
     renamed = {}
     for key, value in (logs or {}).items():
         prefix, base = ("val_", key[4:]) if key.startswith("val_") else ("", key)
-        if len(heads) == 1 and base != "loss" and not base.startswith(heads[0]) and not base.startswith(EXTRA_OUTPUTS):
+        if len(heads) == 1 and base not in ("loss", "served_loss") and not base.startswith((heads[0], *EXTRA_OUTPUTS)):
             base = f"{heads[0]}_{base}"
         renamed[prefix + base] = float(value)
     return renamed
@@ -90,6 +93,26 @@ class HistoryWriter(keras.callbacks.Callback):
         runs.append_history(self.run_dir, record)
 
 
+class ServedLoss(keras.callbacks.Callback):
+    """Adds `val_served_loss`: the validation loss less the training-only heads' terms, to choose the best epoch by.
+
+    A training-only head (core.models.TRAINING_ONLY_OUTPUTS) shapes the trunk
+    but answers nothing once saved, so its loss should not decide which
+    epoch's weights are kept. Keras logs each output's loss unweighted and
+    hands every callback the same logs, so the callbacks after this one
+    (the keeper, the history) see the new key.
+    """
+
+    def __init__(self, training_only_weights: dict[str, float]):
+        super().__init__()
+        self.training_only_weights = training_only_weights
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and "val_loss" in logs:
+            weighted = sum(weight * logs[f"val_{name}_loss"] for name, weight in self.training_only_weights.items())
+            logs[SERVED_LOSS] = float(logs["val_loss"] - weighted)
+
+
 class BestModelKeeper(keras.callbacks.Callback):
     """Saves the best model so far (atomically), stops after `patience` epochs without gain.
 
@@ -129,10 +152,15 @@ class BestModelKeeper(keras.callbacks.Callback):
                     layer.set_weights(self.best_weights[layer.name])
 
     def state(self) -> dict:
-        return {"best_value": self.best_value, "best_epoch": self.best_epoch}
+        return {"monitor": self.monitor, "best_value": self.best_value, "best_epoch": self.best_epoch}
 
     def resume(self, state: dict) -> None:
-        """Take up where an earlier process left off: its best value and epoch, and the best model it saved."""
+        """Take up where an earlier process left off: its monitor, best value and epoch, and the best model it saved.
+
+        A run goes on choosing by the monitor it started with: a checkpoint
+        from before `val_served_loss` (no monitor saved) chose `both` runs by `val_loss`.
+        """
+        self.monitor = state.get("monitor", "val_loss" if self.monitor == SERVED_LOSS else self.monitor)
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         if self.best_epoch is not None:
             # model.keras holds the best weights as a float32 twin of the training network: the same layer

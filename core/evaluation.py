@@ -121,9 +121,16 @@ class Summary:
     by_ethnicity: list[dict] = dataclasses.field(default_factory=list)
     by_gender_and_ethnicity: list[dict] = dataclasses.field(default_factory=list)
 
+    # The headline figure of each head: gender's accuracy, age's MAE.
+    HEADLINE_KEYS = {"gender": "accuracy", "age": "mae"}
+
     def headline(self) -> dict[str, float]:
         """`accuracy` and/or `mae`, those there are."""
-        return {key: value for key, value in (("accuracy", self.accuracy), ("mae", self.mae)) if value is not None}
+        return {self.HEADLINE_KEYS[head]: getattr(self, self.HEADLINE_KEYS[head]) for head in self.heads()}
+
+    def heads(self) -> tuple[str, ...]:
+        """The heads these figures are of."""
+        return tuple(head for head, key in self.HEADLINE_KEYS.items() if getattr(self, key) is not None)
 
     def to_json(self) -> dict:
         return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}

@@ -30,7 +30,7 @@ from keras import layers
 
 from core.config import HEADS_BY_TASK, ordered_heads
 from core.data import ETHNICITIES, IMAGE_SIDE, MAX_AGE
-from core.presets import get_preset
+from core.presets import Preset, get_preset
 
 # The mean age of the shared CSV; the age head starts there instead of at 0 so
 # that a few epochs are enough to leave the trivial regime.
@@ -205,14 +205,7 @@ def compile_model(model: keras.Model, preset: str, learning_rate: float, total_s
         optimizer = keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay)
     else:
         optimizer = keras.optimizers.Adam(rate)
-    # Per output: its loss and that loss's weight beside gender's cross-entropy.
-    losses = {
-        "gender": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), 1.0),
-        "age": (recipe.age_loss, recipe.age_loss_weight),
-        # DLDL-v2 (Gao et al., 2018): KL divergence to a Gaussian around the true age, beside L1 on the expected age.
-        "age_distribution": (keras.losses.KLDivergence(), recipe.age_distribution_weight),
-        "ethnicity": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), recipe.ethnicity_loss_weight),
-    }
+    losses = output_losses(recipe)
     outputs = model.output_names
     model.compile(
         optimizer=optimizer,
@@ -220,6 +213,23 @@ def compile_model(model: keras.Model, preset: str, learning_rate: float, total_s
         loss_weights={name: losses[name][1] for name in outputs},
         metrics={head: {"gender": ["accuracy"], "age": ["mae"]}[head] for head in model_heads(model)},
     )
+
+
+def output_losses(recipe: Preset) -> dict[str, tuple]:
+    """Per output: its loss and that loss's weight beside gender's cross-entropy."""
+    return {
+        "gender": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), 1.0),
+        "age": (recipe.age_loss, recipe.age_loss_weight),
+        # DLDL-v2 (Gao et al., 2018): KL divergence to a Gaussian around the true age, beside L1 on the expected age.
+        "age_distribution": (keras.losses.KLDivergence(), recipe.age_distribution_weight),
+        "ethnicity": (keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing), recipe.ethnicity_loss_weight),
+    }
+
+
+def training_only_loss_weights(model: keras.Model, preset: str) -> dict[str, float]:
+    """The loss weights of `model`'s training-only outputs (none for most presets)."""
+    losses = output_losses(get_preset(preset))
+    return {name: losses[name][1] for name in model.output_names if name in TRAINING_ONLY_OUTPUTS}
 
 
 def model_heads(model: keras.Model) -> tuple[str, ...]:

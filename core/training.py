@@ -29,22 +29,34 @@ from core import runs
 from core.augment import make_dataset
 from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
 from core.calibrate import calibrate_run
-from core.callbacks import BatchScalars, BestModelKeeper, EpochCheckpoint, HistoryWriter, StopWatcher, checkpoint_state
+from core.callbacks import (
+    SERVED_LOSS,
+    BatchScalars,
+    BestModelKeeper,
+    EpochCheckpoint,
+    HistoryWriter,
+    ServedLoss,
+    StopWatcher,
+    checkpoint_state,
+)
 from core.config import TrainConfig
 from core.data import ETHNICITIES, FaceData, load_faces, sample_rows, seeded_sample
 from core.data_health import conflicting_rows, duplicate_groups
 from core.distillation import average_answers, blend_targets, teacher_answers
 from core.errors import InputError
 from core.evaluation import predictions_frame, summarize
-from core.models import AGES, build_model, compile_model, dtype_policy_for, inference_copy
+from core.models import AGES, build_model, compile_model, dtype_policy_for, inference_copy, training_only_loss_weights
 from core.multi_worker import build_before_fit
 from core.presets import get_preset
 from core.splits import Split, make_split
 
-# What decides the best epoch, per task: (canonical log key, "max" or "min").
-MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": ("val_loss", "min")}
+# What decides the best epoch, per task: (canonical log key, "max" or "min"). For `both`, the validation
+# loss of the heads a saved model answers with (core.callbacks.ServedLoss).
+MONITORS = {"gender": ("val_gender_accuracy", "max"), "age": ("val_age_mae", "min"), "both": (SERVED_LOSS, "min")}
 # Fewer faces than this in the training, validation or test part leave nothing to learn or to measure.
 MIN_FACES_PER_PART = 8
+# With group balance, no face weighs more than this many times the mean.
+MAX_GROUP_WEIGHT = 5.0
 # Spread (years) of the Gaussian soft label a distribution age head learns (DLDL-v2 uses 2 on ChaLearn).
 AGE_LABEL_SPREAD = 2.0
 
@@ -61,6 +73,33 @@ def targets_for(faces: FaceData, rows: np.ndarray, outputs) -> dict[str, np.ndar
     if "ethnicity" in outputs:
         targets["ethnicity"] = np.eye(len(ETHNICITIES), dtype=np.float32)[faces.ethnicity[rows]]
     return targets
+
+
+def group_balance_weights(faces: FaceData, rows: np.ndarray) -> np.ndarray:
+    """Per face of `rows`, a loss weight that gives every (gender, ethnicity) group the same total; the mean is 1.
+
+    A face weighs at most MAX_GROUP_WEIGHT times the mean, so that in a small
+    sample a group of one or two faces cannot dominate its batches (the
+    groups of the shared CSV stay below it: at most 2.9).
+    """
+    groups = faces.gender[rows].astype(int) * len(ETHNICITIES) + faces.ethnicity[rows]
+    _, group_of, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    weights = len(rows) / (len(sizes) * sizes[group_of])
+    weights = np.minimum(weights, MAX_GROUP_WEIGHT)
+    return (weights / weights.mean()).astype(np.float32)
+
+
+def training_dataset(data: PreparedData, outputs, taught: dict[str, np.ndarray] | None) -> tf.data.Dataset:
+    """The training faces, augmented, with their targets (blended with teachers' answers if `taught`) and any group weights.
+
+    With group weights, Keras weighs the training metrics too, not only the losses; validation stays unweighted.
+    """
+    config, faces, split = data.config.train, data.faces, data.split
+    targets = targets_for(faces, split.train, outputs)
+    if taught is not None:
+        targets = blend_targets(targets, taught)
+    weights = group_balance_weights(faces, split.train) if get_preset(config.preset).group_balance else None
+    return make_dataset(faces.images[split.train], targets, config.batch_size, True, config.seed, weights)
 
 
 def age_label_distribution(ages: np.ndarray) -> np.ndarray:
@@ -292,13 +331,11 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     outputs = model.output_names
-    train_targets = targets_for(faces, split.train, outputs)
-    if taught is not None:
-        train_targets = blend_targets(train_targets, taught)
-    train_data = make_dataset(faces.images[split.train], train_targets, config.batch_size, True, config.seed)
+    train_data = training_dataset(data, outputs, taught)
     val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed)
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir, also_stop_on)
+    served = ServedLoss(training_only_loss_weights(model, config.preset))
     keeper = BestModelKeeper(run_dir, heads, monitor, mode, config.patience, watcher)
     elapsed_before = (resumed_state or {}).get("elapsed", 0.0)
     history = HistoryWriter(run_dir, heads, config.log_every_batches, steps_per_epoch, config.epochs, watcher, elapsed_before)
@@ -314,7 +351,7 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
         train_data,
         validation_data=val_data,
         epochs=config.epochs,
-        callbacks=[watcher, history, keeper, checkpoint, board, batches, *callbacks],
+        callbacks=[watcher, served, history, keeper, checkpoint, board, batches, *callbacks],
         verbose=verbose,
     )
     return model, keeper, watcher

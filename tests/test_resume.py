@@ -17,6 +17,7 @@ import pytest
 from core import runs
 from core.callbacks import checkpoint_state
 from core.data import load_faces
+from core.training import MONITORS
 from tests.conftest import REPO_ROOT
 from tests.processes import wait_for
 
@@ -111,12 +112,33 @@ def test_a_resumed_run_puts_its_saved_best_weights_back_into_a_model_with_a_trai
     earlier = build_model("compact-dldl", "both", age_bias=30.0)
     save_model_atomic(inference_copy(earlier), tmp_path / runs.MODEL_FILE)  # What the earlier process kept as best.
     model = build_model("compact-dldl", "both", age_bias=30.0)  # The resumed process's network, other weights.
-    keeper = BestModelKeeper(tmp_path, ("gender", "age"), "val_loss", "min", 5, StopWatcher(tmp_path))
+    keeper = BestModelKeeper(tmp_path, ("gender", "age"), *MONITORS["both"], 5, StopWatcher(tmp_path))
     keeper.set_model(model)
-    keeper.resume({"best_value": 1.0, "best_epoch": 3})
+    keeper.resume({"monitor": MONITORS["both"][0], "best_value": 1.0, "best_epoch": 3})
     keeper.restore_best()
     saved = keras.saving.load_model(tmp_path / runs.MODEL_FILE)
     assert {layer.name for layer in model.layers} - {layer.name for layer in saved.layers} == {"ethnicity_dense", "ethnicity"}
     for layer in saved.layers:
         for restored, kept in zip(model.get_layer(layer.name).get_weights(), layer.get_weights(), strict=True):
             np.testing.assert_array_equal(restored, kept)
+
+
+def test_the_best_epoch_is_the_one_whose_served_heads_did_best_and_an_old_checkpoint_keeps_its_monitor(tmp_path):
+    """Epoch 2 has the lowest val_loss only thanks to the training-only ethnicity head; epoch 1 is kept."""
+    from core.callbacks import SERVED_LOSS, BestModelKeeper, ServedLoss, StopWatcher
+    from core.models import build_model
+
+    model = build_model("compact-dldl", "both", age_bias=30.0)
+    keeper = BestModelKeeper(tmp_path, ("gender", "age"), *MONITORS["both"], 5, StopWatcher(tmp_path))
+    # Keras' own callback list, which hands every callback the same logs in order.
+    callbacks = keras.callbacks.CallbackList([ServedLoss({"ethnicity": 0.3}), keeper], model=model)
+    for epoch, (val_loss, val_ethnicity_loss) in enumerate(((1.00, 0.5), (0.95, 0.1))):
+        callbacks.on_epoch_end(epoch, {"val_loss": val_loss, "val_ethnicity_loss": val_ethnicity_loss})
+    assert keeper.best_epoch == 1 and keeper.best_value == pytest.approx(0.85)
+    assert keeper.state()["monitor"] == SERVED_LOSS
+
+    # A checkpoint written before the served loss existed chose by val_loss; the resumed run goes on with it.
+    resumed = BestModelKeeper(tmp_path, ("gender", "age"), *MONITORS["both"], 5, StopWatcher(tmp_path))
+    resumed.set_model(model)
+    resumed.resume({"best_value": 0.95, "best_epoch": 2})
+    assert resumed.monitor == "val_loss"

@@ -1,5 +1,6 @@
 """Training on the real CSV: a model that learns, every run file, stopping from outside, failures."""
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from core import runs
+from core.augment import make_dataset
 from core.config import TrainConfig
 from core.data import load_faces
 from core.errors import InputError
@@ -19,7 +21,14 @@ from core.evaluation import predict_heads
 from core.models import AGES, dtype_policy_for
 from core.presets import DEFAULT_PRESET, get_preset
 from core.callbacks import canonical_logs
-from core.training import age_label_distribution, train
+from core.training import (
+    MAX_GROUP_WEIGHT,
+    age_label_distribution,
+    group_balance_weights,
+    load_prepared_data,
+    train,
+    training_dataset,
+)
 from tests.conftest import REPO_ROOT, assert_beats_constant_answers
 
 RUN_FILES = (
@@ -78,7 +87,8 @@ def test_a_model_trained_on_real_faces_beats_trivial_baselines_and_leaves_every_
     # An undertrained model quantizes less well than a trained one (README: within seed noise): about 1 year here.
     assert np.abs(in_file_order["pred_age"] - float_predictions["age"]).mean() < 2.0
     assert json.loads((run_dir / "status.json").read_text())["state"] == "completed"
-    assert sorted(model.output_names) == ["age", "gender"]
+    served = {"gender", "age"} | ({"age_distribution"} if get_preset(DEFAULT_PRESET).age_head == "distribution" else set())
+    assert set(model.output_names) == served, "every head it answers with, no training-only one"
     # Whatever arithmetic training used here, the saved model computes in float32.
     assert saved["dtype_policy"] == dtype_policy_for(DEFAULT_PRESET)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}
@@ -198,7 +208,17 @@ def test_a_distribution_age_head_learns_from_soft_labels_and_its_run_serves_the_
     split = np.load(run_dir / "split.npz")
     assert_beats_constant_answers(faces, split, result.test)
     test_rows = split["test"]
-    assert "val_ethnicity_loss" in runs.read_history(run_dir)[-1].metrics, "the ethnicity head trained"
+    epochs = [record.metrics for record in runs.read_history(run_dir) if record.kind == "epoch"]
+    assert "val_ethnicity_loss" in epochs[-1], "the ethnicity head trained"
+    # Keras logs each output's loss unweighted: val_loss is their weighted sum (the preset's weights).
+    weighted = [logs["val_gender_loss"] + 0.1 * logs["val_age_loss"] + 0.1 * logs["val_age_distribution_loss"]
+                + 0.3 * logs["val_ethnicity_loss"] for logs in epochs]  # fmt: skip
+    assert [logs["val_loss"] for logs in epochs] == pytest.approx(weighted, rel=1e-4)
+    # The best epoch is chosen by the served heads' loss: val_loss less the ethnicity head's weighted term.
+    served = [logs["val_loss"] - 0.3 * logs["val_ethnicity_loss"] for logs in epochs]
+    assert [logs["val_served_loss"] for logs in epochs] == pytest.approx(served, rel=1e-5)
+    metrics = runs.read_metrics(run_dir)
+    assert metrics.monitor == "val_served_loss" and metrics.best_epoch == 1 + int(np.argmin(served))
     model = keras.saving.load_model(run_dir / "model.keras")
     assert sorted(model.output_names) == ["age", "age_distribution", "gender"]
     # The run's ages (int8 copy) are the float model's expected ages, within quantization.
@@ -207,3 +227,42 @@ def test_a_distribution_age_head_learns_from_soft_labels_and_its_run_serves_the_
     np.testing.assert_allclose(outputs["age"][:, 0], outputs["age_distribution"] @ AGES, rtol=1e-4)
     float_ages = predict_heads(model, faces.as_float(test_rows), flip_test_time=True)["age"]
     assert np.abs(predictions["pred_age"] - float_ages).mean() < 2.0
+
+
+def test_group_balance_weighs_every_gender_and_ethnicity_group_the_same_and_its_run_learns(shared_csv, tmp_path):
+    faces, _ = load_faces(shared_csv)
+    rows = np.arange(len(faces))
+    weights = group_balance_weights(faces, rows)
+    groups = faces.gender.astype(int) * 5 + faces.ethnicity
+    totals = np.array([weights[groups == group].sum() for group in np.unique(groups)])
+    assert len(totals) == 10 and weights.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(totals, len(rows) / 10, rtol=1e-4)
+    sizes = np.bincount(groups)
+    assert weights[groups == sizes.argmin()][0] > weights[groups == sizes.argmax()][0], "the smallest group weighs most"
+
+    # The weights reach Keras' loss: it is the weighted mean of the faces' cross-entropies.
+    rng = np.random.default_rng(0)
+    images, gender = rng.integers(0, 256, (64, 48, 48, 1), dtype=np.uint8), rng.integers(0, 2, 64)
+    face_weights = rng.uniform(0, 3, 64).astype(np.float32)
+    dataset = make_dataset(images, {"gender": np.eye(2, dtype=np.float32)[gender]}, 64, False, 0, face_weights)
+    inputs = keras.Input((48, 48, 1))
+    model = keras.Model(inputs, {"gender": keras.layers.Dense(2, activation="softmax", name="gender")(keras.layers.Flatten()(inputs))})
+    model.compile(loss={"gender": "categorical_crossentropy"})
+    cross_entropy = -np.log(model.predict(images / 255.0, verbose=0)["gender"][np.arange(64), gender])
+    loss = model.evaluate(dataset, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx((face_weights * cross_entropy).mean(), rel=1e-4) and loss != pytest.approx(cross_entropy.mean())
+
+    # A small sample: a group of a few faces is held to MAX_GROUP_WEIGHT times the mean.
+    few = np.concatenate([np.flatnonzero(groups == sizes.argmax())[:500], np.flatnonzero(groups == sizes.argmin())[:2]])
+    assert group_balance_weights(faces, few).max() <= MAX_GROUP_WEIGHT
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(task="both", preset="compact-dldl-balanced", epochs=2, limit=4000, csv_path=str(shared_csv))
+    result = train(config, run_dir=run_dir, verbose=0)
+    assert_beats_constant_answers(faces, np.load(run_dir / "split.npz"), result.test)
+    # That run's training batches carried the weights (images, targets, weights), and only its.
+    data = load_prepared_data(runs.load_run(run_dir))
+    _, _, batch_weights = next(iter(training_dataset(data, ("gender", "age"), None)))
+    assert len(batch_weights) == config.batch_size and not np.allclose(batch_weights, 1.0)
+    unweighted = dataclasses.replace(data, config=dataclasses.replace(data.config, train=dataclasses.replace(config, preset="compact-dldl")))
+    assert len(training_dataset(unweighted, ("gender", "age"), None).element_spec) == 2
