@@ -36,22 +36,27 @@ def make_dataset(
     batch_size: int,
     training: bool,
     seed: int,
+    sample_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (float images, targets); shuffled and augmented when `training`."""
-    dataset = tf.data.Dataset.from_tensor_slices((images, targets))
+    """Batches of (float images, targets[, sample weights]); shuffled and augmented when `training`.
+
+    One weight per face weighs it in every output's loss (Keras' sample_weight).
+    """
+    parts = (images, targets) if sample_weights is None else (images, targets, sample_weights)
+    dataset = tf.data.Dataset.from_tensor_slices(parts)
     if training:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
 
-    def to_float(batch_images, batch_targets):
-        return tf.cast(batch_images, tf.float32) / 255.0, batch_targets
+    def to_float(batch_images, *rest):
+        return tf.cast(batch_images, tf.float32) / 255.0, *rest
 
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training:
         augmenter = make_augmenter(seed)
 
-        def augment(batch_images, batch_targets):
-            return augmenter(batch_images, training=True), batch_targets
+        def augment(batch_images, *rest):
+            return augmenter(batch_images, training=True), *rest
 
         dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     # tf.data's autotuning thread sleeps up to a minute between rounds, and freeing an epoch's

@@ -32,6 +32,9 @@ class Preset:
     age_distribution_weight: float = 0.0
     # Above zero: a training-only ethnicity head with this loss weight, to shape the shared trunk.
     ethnicity_loss_weight: float = 0.0
+    # Weigh each training face by the inverse of its (gender, ethnicity) group's share, so that every group
+    # counts the same in the loss (a fairness measure; validation and test stay unweighted).
+    group_balance: bool = False
     # Distillation (core.distillation): train this many runs of `teacher_preset` on the run's own split
     # first, then this preset's model on their averaged answers beside the true labels.
     teachers: int = 0
@@ -95,6 +98,12 @@ _COMPACT_DLDL = dataclasses.replace(
     age_distribution_weight=0.1,
     ethnicity_loss_weight=0.3,
 )
+_COMPACT_DLDL_BALANCED = dataclasses.replace(
+    _COMPACT_DLDL,
+    name="compact-dldl-balanced",
+    description="compact-dldl with every (gender, ethnicity) group weighing the same in the training loss.",
+    group_balance=True,
+)
 _BEST = dataclasses.replace(
     _COMPACT_DLDL,
     name="best",
@@ -104,8 +113,10 @@ _BEST = dataclasses.replace(
     teachers=2,
     teacher_preset="compact-dldl",
 )
-PRESETS = {preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _BEST)}
-DEFAULT_PRESET = "compact-long"
+PRESETS = {
+    preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _BEST)
+}
+DEFAULT_PRESET = "compact-dldl"
 
 
 def get_preset(name: str) -> Preset:
