@@ -2,7 +2,7 @@
 
     run_dir = start_training(TrainConfig(task="gender", epochs=3, csv_path="..."))
     progress(read_history(run_dir))   # epoch, batch, elapsed, ETA
-    live_history(run_dir)             # the same, a teacher's while a `best` run trains its teachers
+    live_training(run_dir)            # the history under way (a teacher's while a `best` run trains them) and what follows
     request_stop(run_dir)             # from core.runs: ends after the current batch
 
 The dashboard trains through the command line, the same code path users
@@ -152,41 +152,63 @@ class Progress:
     batch: int  # batches done in this epoch
     steps: int  # batches per epoch
     elapsed: float  # seconds since fitting began
+    # Whole trainings of the same length before and after this one (a `best` run's teachers and student).
+    trainings_before: int = 0
+    trainings_after: int = 0
 
     @property
     def fraction(self) -> float:
-        """Share of the planned batches done, 0..1."""
+        """Share of this training's planned batches done, 0..1."""
         total = self.epochs * self.steps
         return min(1.0, ((self.epoch - 1) * self.steps + self.batch) / total) if total else 0.0
 
     @property
+    def overall_fraction(self) -> float:
+        """Share of all the run's trainings done, 0..1."""
+        return (self.trainings_before + self.fraction) / (self.trainings_before + 1 + self.trainings_after)
+
+    @property
     def eta_seconds(self) -> float | None:
-        """Seconds left at the pace so far, if all planned epochs run."""
+        """Seconds left at the pace so far, if all planned epochs run, this training's and those after it."""
         if self.fraction <= 0:
             return None
-        return self.elapsed * (1 - self.fraction) / self.fraction
+        whole = self.elapsed / self.fraction
+        return whole * (1 - self.fraction) + whole * self.trainings_after
 
 
-def progress(history: list[runs.HistoryRecord]) -> Progress | None:
+def progress(history: list[runs.HistoryRecord], trainings_before: int = 0, trainings_after: int = 0) -> Progress | None:
     """Where training stands, from history.jsonl records (None before the first one)."""
     if not history:
         return None
     last = history[-1]
-    return Progress(epoch=last.epoch, epochs=last.epochs, batch=last.batches_done, steps=last.steps, elapsed=last.elapsed)
+    return Progress(last.epoch, last.epochs, last.batches_done, last.steps, last.elapsed, trainings_before, trainings_after)
 
 
-def live_history(run_dir: Path) -> tuple[str, list[runs.HistoryRecord]]:
-    """The history being written now, and whose: a run with teachers (core.distillation) trains them before its own epochs.
+@dataclasses.dataclass(frozen=True)
+class LiveTraining:
+    stage: str  # "Teacher 2 of 2" while a teacher trains, "" for the run's own epochs
+    history: list[runs.HistoryRecord]  # the records of the training under way
+    trainings_before: int  # whole trainings before it: the teachers that finished
+    trainings_after: int  # whole trainings after it: later teachers and the student
 
-    ('Teacher 2 of 2', that teacher's records) while a teacher trains; ('', the run's own) otherwise.
+    def progress(self) -> Progress | None:
+        return progress(self.history, self.trainings_before, self.trainings_after)
+
+
+def live_training(run_dir: Path) -> LiveTraining:
+    """The training under way and its history: a run with teachers (core.distillation) trains them before its own epochs.
+
+    Teachers train with the run's epochs and split, so each of them and the
+    student takes about as long as the one under way.
     """
     run_dir = Path(run_dir)
     own = runs.read_history(run_dir)
-    teachers = sorted((run_dir / runs.TEACHERS_DIR).glob("teacher-*"), key=lambda path: int(path.name.rsplit("-", 1)[1]))
+    teachers = {int(path.name.rsplit("-", 1)[1]): path for path in (run_dir / runs.TEACHERS_DIR).glob("teacher-*")}
+    count = get_preset(runs.read_config(run_dir).train.preset).teachers if teachers else 0
     if own or not teachers:
-        return "", own
-    count = get_preset(runs.read_config(run_dir).train.preset).teachers
-    return f"Teacher {teachers[-1].name.rsplit('-', 1)[1]} of {count}", runs.read_history(teachers[-1])
+        return LiveTraining("", own, count, 0)
+    number = max(teachers)
+    return LiveTraining(f"Teacher {number} of {count}", runs.read_history(teachers[number]), number - 1, count - number + 1)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -62,6 +62,11 @@ def test_progress_and_eta_from_history_records():
     assert middle.eta_seconds == pytest.approx(50.0)
     end_of_epoch = launcher.progress([runs.HistoryRecord("epoch", epoch=4, epochs=4, steps=20, elapsed=80.0)])
     assert end_of_epoch.fraction == 1.0 and end_of_epoch.eta_seconds == 0
+    # A first teacher of two, halfway: the rest of it, the second teacher and the student, each 60 s long.
+    first_teacher = launcher.progress([runs.HistoryRecord("batch", epoch=2, epochs=4, steps=20, elapsed=30.0, batch=20)], 0, 2)
+    assert first_teacher.fraction == pytest.approx(0.5) and first_teacher.eta_seconds == pytest.approx(30.0 + 2 * 60.0)
+    assert first_teacher.overall_fraction == pytest.approx(0.5 / 3)
+    assert middle.overall_fraction == middle.fraction, "a run without teachers: one training"
 
 
 def test_format_seconds():

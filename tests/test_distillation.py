@@ -49,8 +49,9 @@ def test_a_best_run_trains_its_teachers_on_its_split_and_resumes_after_a_stop_du
     assert not (run_dir / runs.MODEL_FILE).exists(), "no student before every teacher has finished"
     first_model_time = (first / runs.MODEL_FILE).stat().st_mtime_ns
     # The Train page follows the teacher in training while the run has no epochs of its own.
-    stage, history = launcher.live_history(run_dir)
-    assert stage == "Teacher 2 of 2" and history == runs.read_history(second) and history
+    live = launcher.live_training(run_dir)
+    assert live.stage == "Teacher 2 of 2" and live.history == runs.read_history(second) and live.history
+    assert (live.trainings_before, live.trainings_after) == (1, 1), "teacher 1 done, the student still to come"
 
     result = resume(run_dir, verbose=0)
     assert result.status == runs.COMPLETED

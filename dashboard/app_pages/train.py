@@ -126,16 +126,19 @@ def live_panel(run_dir: str) -> None:
         st.rerun()  # Deleted meanwhile; the page says so.
     if run.state != runs.RUNNING:
         st.rerun()  # Finished: the whole page redraws with the final result.
-    stage, history = launcher.live_history(run.run_dir)
-    step = launcher.progress(history)
+    live = launcher.live_training(run.run_dir)
+    stage, history = live.stage, live.history
+    step = live.progress()
     if step is None:
         waited = launcher.format_seconds(run_duration_seconds(run))
         st.progress(0.0, text=f"Loading the data and building the model… ({waited})")
     else:
+        # The bar spans the whole run, teachers included; the text, the training under way.
         st.progress(
-            step.fraction,
+            step.overall_fraction,
             text=f"{stage + ' · ' if stage else ''}Epoch {step.epoch}/{step.epochs} · batch {step.batch}/{step.steps} · "
-            f"elapsed {launcher.format_seconds(step.elapsed)} · about {launcher.format_seconds(step.eta_seconds)} left",
+            f"elapsed {launcher.format_seconds(step.elapsed)} · about {launcher.format_seconds(step.eta_seconds)} left"
+            f"{' in all' if live.trainings_after else ''}",
         )
     stopping = runs.stop_requested(run.run_dir)
     if not stopping and st.button("Stop training", icon=":material/stop_circle:", key="stop-training"):
