@@ -74,9 +74,9 @@ def seed_baseline(args) -> dict:
     baseline = {}
     for run_dir in map(Path, run_dirs):
         test = runs.read_metrics(run_dir).test
-        for head, key in (("gender", "accuracy"), ("age", "mae")):
-            if key in test.headline():
-                baseline[head] = {"seconds": run_seconds(run_dir), key: test.headline()[key]}
+        for head in test.heads():
+            key = test.HEADLINE_KEYS[head]
+            baseline[head] = {"seconds": run_seconds(run_dir), key: getattr(test, key)}
     splits = {(runs.read_config(run_dir).train.seed, runs.read_config(run_dir).train.split) for run_dir in run_dirs}
     if len(splits) != 1:
         raise SystemExit(f"the seed runs were split differently {sorted(splits)}; give two runs with one seed and split")
