@@ -78,15 +78,14 @@ def targets_for(faces: FaceData, rows: np.ndarray, outputs) -> dict[str, np.ndar
 def group_balance_weights(faces: FaceData, rows: np.ndarray) -> np.ndarray:
     """Per face of `rows`, a loss weight that gives every (gender, ethnicity) group the same total; the mean is 1.
 
-    A face weighs at most MAX_GROUP_WEIGHT times the mean, so that in a small
-    sample a group of one or two faces cannot dominate its batches (the
-    groups of the shared CSV stay below it: at most 2.9).
+    No face weighs more than MAX_GROUP_WEIGHT, so that in a small sample a
+    group of one or two faces cannot dominate its batches (the mean is then
+    a little under 1; the groups of the shared CSV stay below it: at most 2.9).
     """
     groups = faces.gender[rows].astype(int) * len(ETHNICITIES) + faces.ethnicity[rows]
     _, group_of, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    weights = len(rows) / (len(sizes) * sizes[group_of])
-    weights = np.minimum(weights, MAX_GROUP_WEIGHT)
-    return (weights / weights.mean()).astype(np.float32)
+    weights = len(rows) / (len(sizes) * sizes[group_of])  # Mean 1: each of the groups sums to len(rows) / their count.
+    return np.minimum(weights, MAX_GROUP_WEIGHT).astype(np.float32)
 
 
 def training_dataset(data: PreparedData, outputs, taught: dict[str, np.ndarray] | None) -> tf.data.Dataset:
