@@ -37,10 +37,13 @@ def make_dataset(
     training: bool,
     seed: int,
     sample_weights: np.ndarray | None = None,
+    teach=None,
 ) -> tf.data.Dataset:
     """Batches of (float images, targets[, sample weights]); shuffled and augmented when `training`.
 
     One weight per face weighs it in every output's loss (Keras' sample_weight).
+    `teach`, (images, targets) -> targets, rewrites each batch's targets after
+    augmentation (core.distillation: teachers answer the faces as augmented).
     """
     parts = (images, targets) if sample_weights is None else (images, targets, sample_weights)
     dataset = tf.data.Dataset.from_tensor_slices(parts)
@@ -59,6 +62,12 @@ def make_dataset(
             return augmenter(batch_images, training=True), *rest
 
         dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if teach is not None:
+
+        def taught(batch_images, targets, *rest):
+            return batch_images, teach(batch_images, targets), *rest
+
+        dataset = dataset.map(taught, num_parallel_calls=tf.data.AUTOTUNE)
     # tf.data's autotuning thread sleeps up to a minute between rounds, and freeing an epoch's
     # iterator waits for it: about one epoch in two started 40 s late in our benchmarks (a quarter
     # of the training time). Without it, AUTOTUNE means one parallel call per core.

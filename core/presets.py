@@ -107,10 +107,10 @@ _COMPACT_DLDL_BALANCED = dataclasses.replace(
 _BEST = dataclasses.replace(
     _COMPACT_DLDL,
     name="best",
-    description="Two compact-dldl teachers (other seeds, the same split), then one compact-dldl student trained "
-    "on their averaged gender probabilities and age distributions beside the true labels: three trainings, "
+    description="A compact-dldl teacher (another seed, the same split), then a compact-dldl student taught its "
+    "gender probabilities and age distributions for each augmented batch, beside the true labels: two trainings, "
     "one model to serve.",
-    teachers=2,
+    teachers=1,
     teacher_preset="compact-dldl",
 )
 PRESETS = {

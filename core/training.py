@@ -42,7 +42,7 @@ from core.callbacks import (
 from core.config import TrainConfig
 from core.data import ETHNICITIES, FaceData, load_faces, sample_rows, seeded_sample
 from core.data_health import conflicting_rows, duplicate_groups
-from core.distillation import average_answers, blend_targets, teacher_answers
+from core.distillation import taught_targets
 from core.errors import InputError
 from core.evaluation import predictions_frame, summarize
 from core.models import AGES, build_model, compile_model, dtype_policy_for, inference_copy, training_only_loss_weights
@@ -88,17 +88,16 @@ def group_balance_weights(faces: FaceData, rows: np.ndarray) -> np.ndarray:
     return np.minimum(weights, MAX_GROUP_WEIGHT).astype(np.float32)
 
 
-def training_dataset(data: PreparedData, outputs, taught: dict[str, np.ndarray] | None) -> tf.data.Dataset:
-    """The training faces, augmented, with their targets (blended with teachers' answers if `taught`) and any group weights.
+def training_dataset(data: PreparedData, outputs, teachers: list[keras.Model] | None) -> tf.data.Dataset:
+    """The training faces, augmented, with their targets (blended with the `teachers`' answers, if any) and any group weights.
 
     With group weights, Keras weighs the training metrics too, not only the losses; validation stays unweighted.
     """
     config, faces, split = data.config.train, data.faces, data.split
     targets = targets_for(faces, split.train, outputs)
-    if taught is not None:
-        targets = blend_targets(targets, taught)
     weights = group_balance_weights(faces, split.train) if get_preset(config.preset).group_balance else None
-    return make_dataset(faces.images[split.train], targets, config.batch_size, True, config.seed, weights)
+    teach = taught_targets(teachers) if teachers else None
+    return make_dataset(faces.images[split.train], targets, config.batch_size, True, config.seed, weights, teach)
 
 
 def age_label_distribution(ages: np.ndarray) -> np.ndarray:
@@ -169,6 +168,10 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
         raise ValueError(f"run {run.run_id} is training now (process {run.status.pid}); stop it before resuming it")
     try:
         state = checkpoint_state(run.run_dir)
+        teachers_started = len(list((run.run_dir / runs.TEACHERS_DIR).glob("teacher-*")))
+        if teachers_started > get_preset(run.config.train.preset).teachers:
+            raise ValueError(f"run {run.run_id} was started by an earlier {run.config.train.preset!r} recipe with "
+                             f"{teachers_started} teachers; train it again")  # fmt: skip
         if state is None and not (run.run_dir / runs.TEACHERS_DIR).is_dir():
             raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
         data = load_prepared_data(run)
@@ -192,13 +195,13 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
     """Prepare, (teach,) fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
     try:
         data = prepare()
-        taught = None
+        teachers = None
         if get_preset(data.config.train.preset).teachers:
-            taught = teach(data, run_dir, strategy, verbose)
-            if taught is None:  # Stopped while a teacher trained.
+            teachers = train_teachers(data, run_dir, strategy, verbose)
+            if teachers is None:  # Stopped while a teacher trained.
                 runs.write_status(run_dir, runs.STOPPED, ended_at=runs.now_iso())
                 return TrainResult(run_dir, runs.STOPPED, {})
-        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state, taught, also_stop_on)
+        model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state, teachers, also_stop_on)
         test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
@@ -211,8 +214,8 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
     return TrainResult(run_dir, status, test)
 
 
-def teach(data: PreparedData, run_dir: Path, strategy, verbose: int) -> dict[str, np.ndarray] | None:
-    """Train (or finish) the preset's teachers on the run's own split; their averaged answers on its training faces.
+def train_teachers(data: PreparedData, run_dir: Path, strategy, verbose: int) -> list[keras.Model] | None:
+    """Train (or finish) the preset's teachers on the run's own split; their models.
 
     None when a stop was requested while a teacher trained (the run's own
     STOP file stops its teachers). A teacher that finished before is not
@@ -230,8 +233,8 @@ def teach(data: PreparedData, run_dir: Path, strategy, verbose: int) -> dict[str
                 result = _train_teacher(data, teacher_dir, index, strategy, verbose, run_dir)
             if result.status != runs.COMPLETED:
                 return None
-    images = data.faces.as_float(data.split.train)
-    return average_answers([teacher_answers(runs.load_run(teacher_dir).load_model(), images) for teacher_dir in teacher_dirs])
+    with tf.device("/CPU:0"):  # They answer in the input pipeline, which runs on the CPU.
+        return [runs.load_run(teacher_dir).load_model() for teacher_dir in teacher_dirs]
 
 
 def _train_teacher(data: PreparedData, teacher_dir: Path, index: int, strategy, verbose: int, student_dir: Path) -> TrainResult:
@@ -314,12 +317,12 @@ def load_prepared_data(run: runs.RunInfo) -> PreparedData:
 
 
 def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, resumed_state: dict | None = None,
-        taught: dict[str, np.ndarray] | None = None, also_stop_on: tuple[Path, ...] = ()):  # fmt: skip
+        teachers: list[keras.Model] | None = None, also_stop_on: tuple[Path, ...] = ()):  # fmt: skip
     """Build the preset's model and fit it, writing the history, the best model and a checkpoint as it goes.
 
     With `resumed_state` (core.callbacks.checkpoint_state) the checkpoint is
     loaded into the new model and training goes on from the epoch after it.
-    `taught`: teachers' answers on the training faces, blended into their targets (core.distillation).
+    `teachers`: models whose answers on each augmented batch are blended into its targets (core.distillation).
     """
     config, faces, split, heads = data.config.train, data.faces, data.split, data.config.heads
     keras.utils.set_random_seed(config.seed + (resumed_state or {}).get("epoch", 0))
@@ -330,7 +333,7 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
         compile_model(model, config.preset, config.learning_rate, total_steps=steps_per_epoch * config.epochs)
 
     outputs = model.output_names
-    train_data = training_dataset(data, outputs, taught)
+    train_data = training_dataset(data, outputs, teachers)
     val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed)
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir, also_stop_on)
