@@ -174,6 +174,24 @@ def layer_weights(model: keras.Model) -> dict[str, list[np.ndarray]]:
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' SwapEMAWeights, swapping at each epoch's end: validation, BestModelKeeper and the checkpoint see the average.
+
+    Placed before them in the callback list. The checkpoint therefore holds
+    the averaged weights in the model and the last step's weights in the
+    optimizer's average slots; a resumed run (`resumed=True`) swaps them back
+    before its first epoch, as the same callback would have done had the
+    process lived on.
+    """
+
+    def __init__(self, resumed: bool = False):
+        super().__init__(swap_on_epoch=True)
+        self.resumed = resumed
+
+    def on_train_begin(self, logs=None):
+        self._ema_weights_in_model = self.resumed
+
+
 class EpochCheckpoint(keras.callbacks.BackupAndRestore):
     """Keras' BackupAndRestore (weights, optimizer state and schedule position, epoch) plus our own callbacks' state.
 

@@ -201,10 +201,11 @@ def compile_model(model: keras.Model, preset: str, learning_rate: float, total_s
         rate = keras.optimizers.schedules.CosineDecay(
             learning_rate / 10, decay_steps=max(1, total_steps - warmup), warmup_target=learning_rate, warmup_steps=warmup
         )
+    averaging = {"use_ema": True, "ema_momentum": recipe.ema_momentum} if recipe.ema_momentum > 0 else {}
     if recipe.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay, **averaging)
     else:
-        optimizer = keras.optimizers.Adam(rate)
+        optimizer = keras.optimizers.Adam(rate, **averaging)
     losses = output_losses(recipe)
     outputs = model.output_names
     model.compile(

@@ -48,6 +48,9 @@ class Preset:
     flip_test_time: bool = False
     # Train in bfloat16 (weights and heads stay float32) where the CPU has bfloat16 instructions.
     mixed_precision: bool = False
+    # Above zero: keep an exponential moving average of the weights with this momentum (Keras' `use_ema`);
+    # validation, the choice of the best epoch and the saved model all use the averaged weights.
+    ema_momentum: float = 0.0
 
 
 _SEED = Preset(
@@ -104,6 +107,13 @@ _COMPACT_DLDL_BALANCED = dataclasses.replace(
     description="compact-dldl with every (gender, ethnicity) group weighing the same in the training loss.",
     group_balance=True,
 )
+_COMPACT_DLDL_EMA = dataclasses.replace(
+    _COMPACT_DLDL,
+    name="compact-dldl-ema",
+    description="compact-dldl that validates and saves an exponential moving average of its weights "
+    "(momentum 0.999: about the last four epochs' steps) instead of the last step's weights.",
+    ema_momentum=0.999,
+)
 _BEST = dataclasses.replace(
     _COMPACT_DLDL,
     name="best",
@@ -114,7 +124,7 @@ _BEST = dataclasses.replace(
     teacher_preset="compact-dldl",
 )
 PRESETS = {
-    preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _BEST)
+    preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _COMPACT_DLDL_EMA, _BEST)
 }
 DEFAULT_PRESET = "compact-dldl"
 

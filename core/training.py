@@ -31,6 +31,7 @@ from core.batch_inference import CALIBRATION_FACES, BatchPredictor, save_int8
 from core.calibrate import calibrate_run
 from core.callbacks import (
     SERVED_LOSS,
+    AveragedWeights,
     BatchScalars,
     BestModelKeeper,
     EpochCheckpoint,
@@ -349,11 +350,12 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
     # `tensorboard --logdir runs/` shows every run: scalars per epoch and every N batches, and the graph.
     board = keras.callbacks.TensorBoard(str(run_dir / runs.TENSORBOARD_DIR), update_freq="epoch")
     batches = BatchScalars(run_dir / runs.TENSORBOARD_DIR, heads, config.log_every_batches)
+    averaging = [AveragedWeights(resumed=resumed_state is not None)] if get_preset(config.preset).ema_momentum > 0 else []
     model.fit(
         train_data,
         validation_data=val_data,
         epochs=config.epochs,
-        callbacks=[watcher, served, history, keeper, checkpoint, board, batches, *callbacks],
+        callbacks=[*averaging, watcher, served, history, keeper, checkpoint, board, batches, *callbacks],
         verbose=verbose,
     )
     return model, keeper, watcher

@@ -272,3 +272,39 @@ def test_group_balance_weighs_every_gender_and_ethnicity_group_the_same_and_its_
     assert len(batch_weights) == config.batch_size and not np.allclose(batch_weights, 1.0)
     unweighted = dataclasses.replace(data, config=dataclasses.replace(data.config, train=dataclasses.replace(config, preset="compact-dldl")))
     assert len(training_dataset(unweighted, ("gender", "age"), None).element_spec) == 2
+
+
+class _OwnWeightAverage(keras.callbacks.Callback):
+    """An exponential moving average of the trainable weights kept here, after every step, as Keras' optimizer defines it."""
+
+    def __init__(self, momentum: float):
+        super().__init__()
+        self.momentum, self.average, self.last_step, self.by_epoch = momentum, None, None, {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_step = {variable.path: np.array(variable) for variable in self.model.trainable_variables}
+        if self.average is None:  # The first step's weights start the average.
+            self.average = dict(self.last_step)
+        else:
+            self.average = {path: self.momentum * self.average[path] + (1 - self.momentum) * value for path, value in self.last_step.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch + 1] = {"average": dict(self.average), "last_step": dict(self.last_step)}
+
+
+def test_weight_averaging_saves_the_average_of_the_steps_not_the_last_step(shared_csv, tmp_path):
+    momentum = get_preset("compact-dldl-ema").ema_momentum
+    own = _OwnWeightAverage(momentum)
+    config = TrainConfig(task="both", preset="compact-dldl-ema", epochs=2, limit=2000, csv_path=str(shared_csv))
+    result = train(config, run_dir=tmp_path / "run", verbose=0, callbacks=(own,))
+    assert result.status == "completed"
+
+    best_epoch = json.loads((tmp_path / "run" / "metrics.json").read_text())["best_epoch"]
+    saved = keras.saving.load_model(tmp_path / "run" / "model.keras", compile=False)
+    expected = own.by_epoch[best_epoch]
+    assert saved.trainable_variables and {v.path for v in saved.trainable_variables} <= set(expected["average"])
+    for variable in saved.trainable_variables:
+        np.testing.assert_allclose(np.array(variable), expected["average"][variable.path], rtol=1e-4, atol=1e-5, err_msg=variable.path)
+    # Not the weights of that epoch's last step, which a run without averaging would have saved.
+    farthest = max(np.abs(np.array(v) - expected["last_step"][v.path]).max() for v in saved.trainable_variables)
+    assert farthest > 1e-3
