@@ -18,6 +18,11 @@ the decision of a 2-way softmax depends only on the difference, and on
 lightly trained models the single logit left a third of the Grad-CAM maps
 all zero, the log-odds none.
 
+Every score is handed over with its value zeroed and its gradient kept
+(`ZeroValued`): Grad-CAM++ in tf-keras-vis weighs each face by exp(score),
+a per-face factor that the per-face scaling removes again, but exp of a
+predicted age of 90 overflows float32 and left the oldest faces' maps NaN.
+
 Computing a map and drawing it are separate: `core.cam_maps` draws and
 averages maps, and imports no TensorFlow, so pages can import it at once.
 """
@@ -50,6 +55,17 @@ class GenderLogOdds:
 
     def __call__(self, output):
         return self.signs * (output[:, 1] - output[:, 0])
+
+
+class ZeroValued:
+    """A score whose value is zero and whose gradient is the wrapped score's: exp(score) stays 1."""
+
+    def __init__(self, score):
+        self.score = score
+
+    def __call__(self, output):
+        value = self.score(output)
+        return value - keras.ops.stop_gradient(value)
 
 
 class Explainer:
@@ -90,7 +106,7 @@ class Explainer:
         if method not in METHODS:
             raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(METHODS)}")
         faces = as_model_input(faces)
-        score = self._score(faces, target_class)
+        score = ZeroValued(self._score(faces, target_class))
         if method == "saliency":
             maps = self._visualizers[method](score, faces)
         else:
