@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SHARED_CSV = SHARED_DATA / "age_gender.csv.gz"
 SHARED_FACES = SHARED_DATA / "faces"
+# The starter run that ships in the repository (tests otherwise see none: `isolated_cache`).
+SHIPPED_STARTER = REPO_ROOT / "models" / "starter"
 
 
 def assert_beats_constant_answers(faces, split, test: dict, accuracy_margin: float = 0.1) -> None:

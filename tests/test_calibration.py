@@ -14,7 +14,7 @@ import pytest
 from core import runs
 from core.calibration import Calibration, coverage_table, expected_calibration_error, fit_calibration
 from core.evaluate import evaluate_run
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SHIPPED_STARTER
 
 
 def synthetic_ages(rng, count: int):
@@ -47,7 +47,7 @@ def test_intervals_tuned_on_half_a_real_validation_split_hold_on_the_other_half(
     The starter run's validation faces (real errors, with their heavy tails),
     halved 30 times: fitted on one half, judged on the other.
     """
-    starter = Calibration.load(REPO_ROOT / "models" / "starter")
+    starter = Calibration.load(SHIPPED_STARTER)
     ages, predicted = starter.validation_age, starter.validation_predicted
     rng = np.random.default_rng(0)
     shares = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from core.cam_maps import METHOD_LABELS, group_averages, overlay
 from core.cams import METHODS, Explainer
 from core.data import load_faces
 from core.runs import MODEL_FILE, read_predictions
-from tests.conftest import REPO_ROOT
+from tests.conftest import SHIPPED_STARTER
 
 FACES = 16
 # Grad-CAM keeps only evidence for the score, so a face with none gets an
@@ -23,16 +21,11 @@ MIN_NON_CONSTANT = FACES * 3 // 4
 
 
 @pytest.fixture(scope="module")
-def starter() -> Path:
-    return REPO_ROOT / "models" / "starter"
-
-
-@pytest.fixture(scope="module")
-def model(starter):
+def model():
     # The shipped, fully trained model, not a one-epoch test run: such a run gives
     # everyone about the same answer, and on some CPUs' arithmetic its gender
     # Grad-CAM left 13 of 16 maps all zero.
-    return keras.models.load_model(starter / MODEL_FILE, compile=False)
+    return keras.models.load_model(SHIPPED_STARTER / MODEL_FILE, compile=False)
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +104,10 @@ def test_method_labels_name_every_cam_method():
     assert tuple(METHOD_LABELS) == METHODS
 
 
-def test_group_averages_average_each_groups_maps_and_faces(explainers, starter, shared_csv):
+def test_group_averages_average_each_groups_maps_and_faces(explainers, shared_csv):
     images = load_faces(shared_csv)[0].images
     explainer = explainers["age"]
-    predictions = read_predictions(starter)
+    predictions = read_predictions(SHIPPED_STARTER)
     groups = {name: predictions.loc[predictions["gender_name"] == name, "row_id"].to_numpy()[:8] for name in ("female", "male")}
     groups["one face"] = groups["female"][:1]  # Also in 'female': explained once, used twice.
     averages = group_averages(explainer, images, groups, "gradcam")

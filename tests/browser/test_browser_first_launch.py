@@ -16,9 +16,7 @@ from dashboard.serving import serve
 from tests.browser.conftest import open_tab
 from tests.browser.test_browser_predict import FACE_TITLE, FIRST_PREDICTION_MS, PHOTO
 from tests.browser.ui import expect, expect_no_exception, expect_plot_drawn, heading, keyed, open_from_sidebar
-from tests.conftest import REPO_ROOT
-
-STARTER = REPO_ROOT / "models" / "starter"
+from tests.conftest import SHIPPED_STARTER as STARTER
 
 
 @pytest.fixture(scope="module")
