@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from core import runs
-from core.calibration import Calibration, coverage_table
-from core.evaluation import AGE_BUCKET_LABELS, age_bucket
+from core.evaluation.calibration import coverage_table
+from core.evaluation.metrics import age_bucket
+from core.labels import AGE_BUCKET_LABELS
 
 LEVELS = (0.8, 0.9)
 # The issue's rule: buckets with fewer test faces are not held to the tolerance.
@@ -40,7 +41,7 @@ def bucket_counts(ages: np.ndarray) -> np.ndarray:
 
 
 def conformal_rank(count, level: float):
-    """k of the two-sided bounds core.calibration fits on `count` errors: the upper bound's rank less the lower's."""
+    """k of the two-sided bounds core.evaluation.calibration fits on `count` errors: the upper bound's rank less the lower's."""
     count = np.asarray(count)
     alpha = 1 - level
     low_rank = np.floor((count + 1) * alpha / 2)
@@ -64,7 +65,7 @@ def chance_all_within(val_n, test_n, tolerance: float, simulations: int, calibra
     for level in levels:
         if calibrated_on_validation:
             # Split conformal's coverage is Beta(k, n + 1 - k), k the number of calibration errors from the
-            # lower bound's rank to the upper's (core.calibration._quantile_bounds; a rank off the end is
+            # lower bound's rank to the upper's (core.evaluation.calibration._quantile_bounds; a rank off the end is
             # an open bound): given the coverage at the level below (k = j), the next is that plus
             # (1 - it) Beta(k - j, n + 1 - k).
             rank = conformal_rank(val_n, level)
@@ -88,9 +89,9 @@ def main(argv=None) -> None:
     parser.add_argument("--simulations", type=int, default=100_000)
     args = parser.parse_args(argv)
 
-    calibration = Calibration.load(args.run_dir)
+    calibration = runs.read_calibration(args.run_dir)
     if calibration is None or not len(calibration.validation_age):
-        raise SystemExit(f"{args.run_dir} has no age calibration (python -m core.calibrate {args.run_dir})")
+        raise SystemExit(f"{args.run_dir} has no age calibration (python -m core calibrate {args.run_dir})")
     predictions = runs.read_predictions(args.run_dir)
     held = {(row["level"], row["age_bucket"]): row["coverage"] for row in coverage_table(predictions, calibration, LEVELS)}
     val_n, test_n = bucket_counts(calibration.validation_age), bucket_counts(predictions["age"].to_numpy())

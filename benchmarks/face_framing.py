@@ -4,9 +4,9 @@
 
 Every shared chip is also a CSV row. This prints, against those rows:
 1. which grayscale + resize recipe turns a 200x200 chip into its CSV row
-   (PIL `convert("L")` + LANCZOS is bit-exact: that is `core.faces.chip_to_crop`);
+   (PIL `convert("L")` + LANCZOS is bit-exact: that is `core.vision.faces.chip_to_crop`);
 2. the chip template: MTCNN's five landmarks averaged over the chips, as
-   fractions of the side (`core.faces.CHIP_LANDMARKS`), fitted on half the
+   fractions of the side (`core.vision.faces.CHIP_LANDMARKS`), fitted on half the
    chips and checked on the other half;
 3. pixel MAE (0..255) and mean per-face correlation of the crops of the
    upload path (detect, align, crop) and of simpler framings, on the bare
@@ -25,10 +25,11 @@ from PIL import Image
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import SHARED_CSV, SHARED_FACES
-from core.data import IMAGE_SIDE, load_faces
-from core.faces import CHIP_LANDMARKS, align_chip, chip_to_crop, detect_faces, whole_image_crop
-from core.images import load_rgb
-from core.utkface import chip_files, csv_row
+from core.data.loading import load_faces
+from core.data.utkface import chip_files, csv_row
+from core.labels import IMAGE_SIDE
+from core.vision.faces import CHIP_LANDMARKS, align_chip, chip_to_crop, detect_faces, whole_image_crop
+from core.vision.images import load_rgb
 
 # The pasted test: each chip at 300x300 in the middle of a 900x700 grey photo.
 PASTE_SIDE, CANVAS_SIZE, CANVAS_GREY = 300, (900, 700), (128, 128, 128)
@@ -71,7 +72,7 @@ def main(argv=None) -> None:
 
     print("\n1. 200x200 chip -> CSV row")
     recipes = {
-        "PIL L + LANCZOS (core.faces)": lambda rgb: whole_image_crop(rgb),
+        "PIL L + LANCZOS (core.vision.faces)": lambda rgb: whole_image_crop(rgb),
         "PIL L + BICUBIC": lambda rgb: np.asarray(Image.fromarray(rgb).convert("L").resize((IMAGE_SIDE,) * 2, Image.BICUBIC)),
         "OpenCV gray + INTER_AREA": lambda rgb: cv2.resize(
             cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (IMAGE_SIDE,) * 2, interpolation=cv2.INTER_AREA
@@ -86,7 +87,7 @@ def main(argv=None) -> None:
     print(f"\n2. MTCNN found a face in {found.sum()} of {len(chips)} chips")
     landmarks = np.stack([face.landmarks / np.array(rgb.shape[1::-1]) for face, rgb in zip(best, photos) if face])  # (m, 5, 2)
     print(f"   template (mean over all): {np.round(landmarks.mean(axis=0), 4).tolist()}")
-    print(f"   in use (core.faces):      {CHIP_LANDMARKS.tolist()}")
+    print(f"   in use (core.vision.faces):      {CHIP_LANDMARKS.tolist()}")
     kept = np.flatnonzero(found)
     halves = (kept[0::2], kept[1::2])
     for fit, check in (halves, halves[::-1]):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.paths import SHARED_CSV
-from core.data import load_faces
+from core.data.loading import load_faces
 
 
 def naive_load(path: Path) -> np.ndarray:

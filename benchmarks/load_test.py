@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.paths import SHARED_FACES
-from core.config import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 from dashboard.serving import memory_mb, serve
 
 CHROMIUM = "/usr/bin/chromium"

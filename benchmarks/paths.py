@@ -1,6 +1,6 @@
 """Where the benchmarks read the shared data (beside the project) and write their runs (git-ignored)."""
 
-from core.config import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SHARED_CSV = SHARED_DATA / "age_gender.csv.gz"

@@ -5,7 +5,7 @@
 (defaults: the shared data, ../shared/data/faces and ../shared/data/age_gender.csv.gz)
 
 Each shared UTKFace chip is also a CSV row. The upload path reads the chip's
-JPEG bytes, detects, aligns and crops the face (`core.predict.predict_photo`);
+JPEG bytes, detects, aligns and crops the face (`core.inference.photos.predict_photo`);
 the CSV path feeds the row's 48x48 pixels to the same models. Printed: gender
 agreement (targets: >= 95 %) and mean absolute age difference (<= 2.5 years)
 over the chips where a face was found, and with the whole-image reading for
@@ -22,9 +22,9 @@ import numpy as np
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import SHARED_CSV, SHARED_FACES
-from core.data import load_faces
-from core.predict import Predictor, predict_photo
-from core.utkface import chip_files, csv_row
+from core.data.loading import load_faces
+from core.data.utkface import chip_files, csv_row
+from core.inference.photos import FacePredictor, predict_photo
 
 SURE_MARGIN = 0.1
 
@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     parser.add_argument("--csv", type=Path, default=SHARED_CSV)
     args = parser.parse_args(argv)
 
-    predictor = Predictor.from_runs(args.run_dirs)
+    predictor = FacePredictor.from_runs(args.run_dirs)
     data, _ = load_faces(args.csv)
     chips = chip_files(args.faces)
     rows = np.array([csv_row(data, chip) for chip in chips])

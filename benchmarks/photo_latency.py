@@ -4,7 +4,7 @@
 
 The photo: one shared chip enlarged to 400x400 on a 1224x816 (1.0 MP) grey
 canvas, encoded as a JPEG in memory. Timed: bytes -> decode + detect + align
-+ both models (`core.predict.predict_photo`; target p50 <= 150 ms), with the
++ both models (`core.inference.photos.predict_photo`; target p50 <= 150 ms), with the
 p50 of each step; then one CAM per head per face, for each method. The
 detector and the models are built and run once before timing.
 """
@@ -21,11 +21,11 @@ from PIL import Image
 
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import SHARED_FACES
-from core.cams import METHODS, Explainer
-from core.faces import detect_faces
-from core.images import load_rgb
-from core.predict import Predictor, predict_photo
-from core.utkface import chip_files
+from core.data.utkface import chip_files
+from core.explain.cams import METHODS, Explainer
+from core.inference.photos import FacePredictor, predict_photo
+from core.vision.faces import detect_faces
+from core.vision.images import load_rgb
 
 CANVAS_SIZE, FACE_SIDE, FACE_AT = (1224, 816), 400, (500, 150)
 
@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     parser.add_argument("--face", type=Path, default=None, help="the chip to enlarge (default: the first shared chip)")
     args = parser.parse_args(argv)
 
-    predictor = Predictor.from_runs(args.run_dirs)
+    predictor = FacePredictor.from_runs(args.run_dirs)
     photo = one_megapixel_jpeg(args.face or chip_files(SHARED_FACES)[0].path)
     found = predict_photo(predictor, photo)
     print(f"photo: {found.width}x{found.height} JPEG, {len(photo) / 1024:.0f} KiB, {len(found.faces)} face(s) found; runs: "

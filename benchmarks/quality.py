@@ -39,15 +39,16 @@ import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
 from core.config import TrainConfig
-from core.evaluation import AGE_BUCKET_LABELS, Summary
-from core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from core.evaluation.metrics import Summary
+from core.labels import AGE_BUCKET_LABELS
+from core.networks.presets import DEFAULT_PRESET, PRESETS, get_preset
 
 
 def train_preset(preset: str, seed: int, args, invocation: str) -> dict:
     """Train one seed of a preset and record it; returns its record (minutes, parameters, test summaries, where and when)."""
     import keras
 
-    from core.training import train
+    from core.training.loop import train
 
     tasks = ("both",) if get_preset(preset).shared_trunk else ("gender", "age")
     record = {"preset": preset, "seed": seed, "settings": settings(preset, args), "minutes": 0.0, "parameters": 0,
@@ -87,7 +88,7 @@ def with_test_summaries(record: dict) -> dict:
 
 def machine() -> str:
     """The CPU's model name and core count, to tell the parts of a benchmark run on other machines apart."""
-    from core.models import has_bfloat16_instructions
+    from core.networks.build import has_bfloat16_instructions
 
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()

@@ -11,7 +11,7 @@ when it first reached the seed's accuracy and the seed's MAE, and the ratio to
 the seed's own training time (target: at most 1/4).
 (b) Batch inference speed of the default preset's model in faces per second
 (target: at least 3,000): its int8 copy run by OpenVINO, the way training and
-`core.evaluate` score faces, against the Keras model (the naive way).
+`core.inference.scoring` score faces, against the Keras model (the naive way).
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ import numpy as np
 import core.quiet  # noqa: F401  (must come before TensorFlow)
 from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
-from core.batch_inference import BatchPredictor
 from core.config import TrainConfig
-from core.data import FaceData, load_faces
-from core.evaluation import predict_heads
-from core.presets import DEFAULT_PRESET, get_preset
-from core.splits import Split
-from core.training import rows_and_split, train
+from core.data.loading import FaceData, load_faces
+from core.data.splits import Split
+from core.inference.int8 import Int8Model
+from core.inference.predictor import KerasModel, Predictor
+from core.networks.presets import DEFAULT_PRESET, get_preset
+from core.training.loop import train
+from core.training.prepare import rows_and_split
 
 
 class TestQualityClock(keras.callbacks.Callback):
@@ -51,7 +52,7 @@ class TestQualityClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.training_seconds += time.perf_counter() - self.epoch_started
-        predicted = predict_heads(self.model, self.images, flip_test_time=self.flip)
+        predicted = Predictor(KerasModel(self.model), self.flip).predict(self.images)
         accuracy = float(((predicted["gender"] >= 0.5) == self.gender).mean()) if "gender" in predicted else None
         mae = float(np.abs(predicted["age"] - self.age).mean()) if "age" in predicted else None
         self.points.append((self.training_seconds, accuracy, mae))
@@ -101,9 +102,10 @@ def inference_speed(run_dir: Path, images: np.ndarray) -> None:
     """Print faces/s of the run's Keras model (the naive way) and of its int8 copy, one pass and with flip TTA."""
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
     # Keras is timed first: OpenVINO's worker threads, once started, keep spinning for a while and would slow it.
-    naive = {flip: faces_per_second(lambda batch: predict_heads(model, batch, flip_test_time=flip), images) for flip in (False, True)}
-    int8 = BatchPredictor(run_dir / runs.INT8_MODEL_FILE)
-    fast = {flip: faces_per_second(lambda batch: int8.predict(batch, flip_test_time=flip), images) for flip in (False, True)}
+    keras_model = KerasModel(model)
+    naive = {flip: faces_per_second(Predictor(keras_model, flip).predict, images) for flip in (False, True)}
+    int8_model = Int8Model(run_dir / runs.INT8_MODEL_FILE)
+    fast = {flip: faces_per_second(Predictor(int8_model, flip).predict, images) for flip in (False, True)}
     print(f"\n(b) batch inference ({len(images):,} faces, warm; {run_dir.name})\n")
     for flip, label in ((False, "one pass per face"), (True, "with flip test-time augmentation")):
         print(f"{label}: Keras float32 {naive[flip]:,.0f} faces/s; OpenVINO int8 {fast[flip]:,.0f} faces/s "

@@ -5,7 +5,7 @@
     except InputError as error:
         show(str(error))   # names the file and what is wrong with it
 
-`core.data` and `core.images` raise nothing else, whatever bytes a file
+`core.data.loading` and `core.vision.images` raise nothing else, whatever bytes a file
 holds. It is a `ValueError`, so callers that caught those keep working; a
 missing file is an `InputFileNotFound`, which is also a `FileNotFoundError`.
 """

@@ -2,18 +2,13 @@
 
     AGEGENDER_CSV=../shared/data/age_gender.csv.gz streamlit run dashboard/app.py
 
+`core` and `dashboard` are found as the installed project (`pip install -e .`,
+which requirements.txt does), wherever Streamlit is started from.
+
 Pages are thin scripts in `app_pages/` (not `pages/`, which would make
 Streamlit build a second, automatic navigation). A new page is one line in
 `SECTIONS`; the first page opens first.
 """
-
-import sys
-from pathlib import Path
-
-# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 import streamlit as st
 

@@ -2,7 +2,7 @@
 
     picked = worst_faces(frame, "age", count=4)              # largest age errors of a labelled predictions frame
     picked = faces_by_row_id(frame, parse_row_ids("12, 40"))  # faces typed in or chosen on other pages
-    groups = group_samples(frame, "gender_name", per_group=64, seed=0)  # for core.cam_maps.group_averages
+    groups = group_samples(frame, "gender_name", per_group=64, seed=0)  # for core.explain.maps.group_averages
 
 `frame` is a run's predictions as `core.evaluation.label_predictions` gives
 them; row ids are positions in the loaded CSV (`FaceData.images[row_id]`).
@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from core.data import seeded_sample
+from core.data.sampling import seeded_sample
 from dashboard.selection import sort_predictions
 
 WORST = {"age": "Largest age error first", "gender": "Most confident gender mistakes first"}

@@ -16,8 +16,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.data import ETHNICITIES, GENDERS
-from core.evaluation import AGE_BUCKET_LABELS
+from core.labels import AGE_BUCKET_LABELS, ETHNICITIES, GENDERS
 from core.runs import HistoryRecord
 
 GENDER_COLORS = {"male": "#2f6db5", "female": "#d2527f", "all": "#9aa5b1"}

@@ -1,4 +1,4 @@
-"""Start training as a background `python -m core.train` process and read its progress.
+"""Start training as a background `python -m core train` process and read its progress.
 
     run_dir = start_training(TrainConfig(task="gender", epochs=3, csv_path="..."))
     progress(read_history(run_dir))   # epoch, batch, elapsed, ETA
@@ -18,15 +18,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from core import runs
-from core.config import PROJECT_ROOT, TrainConfig, runs_dir
-from core.presets import get_preset
+from core.config import TrainConfig
+from core.paths import PROJECT_ROOT, runs_dir
 
 LOCK_FILE = ".launch.lock"
 
@@ -37,7 +36,7 @@ class TrainingBusy(ValueError):
 
 def train_command(run_dir: Path) -> list[str]:
     """The command line that trains the config saved in `run_dir` into `run_dir`."""
-    return [sys.executable, "-m", "core.train", "--config", str(Path(run_dir) / runs.CONFIG_FILE), "--run-dir", str(run_dir)]
+    return [sys.executable, "-m", "core", "train", "--config", str(Path(run_dir) / runs.CONFIG_FILE), "--run-dir", str(run_dir)]
 
 
 @contextlib.contextmanager
@@ -66,17 +65,17 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
         raise ValueError(f"No CSV file at {config.csv_path}: choose a data file on the Data page")
     with _launch_lock(parent):
         _refuse_if_busy(parent)
-        run_dir = runs.new_run_dir(config.task, config.preset, parent)
+        run_dir = runs.new_run_dir(config, parent)
         # The trainer reads its settings from this config.json, and completes it
         # and status.json once TensorFlow has loaded, seconds from now; until then
         # these make the run visible (and count as "the active run") to every session.
         runs.write_config(run_dir, runs.RunConfig(train=config))
-        _launch(train_command(run_dir), run_dir, started_at=runs.now_iso(), ended_at=None, error=None)
+        _launch(train_command(run_dir), run_dir, runs.lifecycle.mark_started)
     return run_dir
 
 
 def resume_training(run_dir: Path) -> Path:
-    """Continue a stopped or interrupted run in the background from its last whole epoch (`python -m core.train --resume`).
+    """Continue a stopped or interrupted run in the background from its last whole epoch (`python -m core train --resume`).
 
     Raises:
         TrainingBusy: a training is already running in the run's folder.
@@ -88,7 +87,7 @@ def resume_training(run_dir: Path) -> Path:
                          "with at least one whole epoch can")  # fmt: skip
     with _launch_lock(run.run_dir.parent):
         _refuse_if_busy(run.run_dir.parent)
-        _launch([sys.executable, "-m", "core.train", "--resume", str(run.run_dir)], run.run_dir, ended_at=None, error=None)
+        _launch([sys.executable, "-m", "core", "train", "--resume", str(run.run_dir)], run.run_dir, runs.lifecycle.mark_resumed)
     return run.run_dir
 
 
@@ -98,7 +97,7 @@ def _refuse_if_busy(parent: Path) -> None:
         raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
 
 
-def _launch(command: list[str], run_dir: Path, **status) -> None:
+def _launch(command: list[str], run_dir: Path, mark_running) -> None:
     """Start `command` in its own process group, its output appended to the run's train.log, and mark the run running."""
     with open(run_dir / runs.LOG_FILE, "ab") as log:
         process = subprocess.Popen(
@@ -108,15 +107,9 @@ def _launch(command: list[str], run_dir: Path, **status) -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Not killed with the server's terminal; stoppable as a group.
-            env={**os.environ, "PYTHONPATH": _python_path()},
         )
-    runs.write_status(run_dir, runs.RUNNING, pid=process.pid, **status)
+    mark_running(run_dir, pid=process.pid)  # Until the trainer, seconds from now, marks the run itself.
     threading.Thread(target=_reap, args=(process, run_dir), daemon=True, name=f"reap-{run_dir.name}").start()
-
-
-def _python_path() -> str:
-    existing = os.environ.get("PYTHONPATH")
-    return f"{PROJECT_ROOT}{os.pathsep}{existing}" if existing else str(PROJECT_ROOT)
 
 
 def _reap(process: subprocess.Popen, run_dir: Path) -> None:
@@ -129,8 +122,8 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     status = runs.read_status(run_dir)
     if status.state == runs.RUNNING and status.pid == process.pid:
         last_line = (log_tail(run_dir, 1) or "no output").strip()
-        runs.write_status(
-            run_dir, runs.FAILED, ended_at=runs.now_iso(), error=f"the training process exited with code {code}: {last_line}"
+        runs.lifecycle.mark_failed(
+            run_dir, f"the training process exited with code {code}: {last_line}"
         )
 
 
@@ -196,7 +189,7 @@ class LiveTraining:
 
 
 def live_training(run_dir: Path) -> LiveTraining:
-    """The training under way and its history: a run with teachers (core.distillation) trains them before its own epochs.
+    """The training under way and its history: a run with teachers (core.training.distillation) trains them before its own epochs.
 
     Teachers train with the run's epochs and split, so each of them takes
     about as long as the one under way; the student, which its teachers answer
@@ -207,7 +200,7 @@ def live_training(run_dir: Path) -> LiveTraining:
     run_dir = Path(run_dir)
     own = runs.read_history(run_dir)
     teachers = {int(path.name.rsplit("-", 1)[1]): path for path in (run_dir / runs.TEACHERS_DIR).glob("teacher-*")}
-    count = get_preset(runs.read_config(run_dir).train.preset).teachers if teachers else 0
+    count = runs.read_config(run_dir).train.preset.teachers if teachers else 0
     if own or not teachers:
         return LiveTraining("", own, count, 0)
     number = max(teachers)

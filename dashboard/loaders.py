@@ -1,9 +1,9 @@
 """Everything the dashboard keeps across reruns and sessions: the one caching module.
 
     faces, report = load_data(path)          # FaceData + LoadReport, once per file version
-    health = load_health(path)               # duplicates and conflicting labels (core.data_health)
+    health = load_health(path)               # duplicates and conflicting labels (core.data.health)
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
-    predictor = load_predictor(run_dirs)     # the models of one or two runs (core.predict.Predictor)
+    predictor = load_predictor(run_dirs)     # the models of one or two runs (core.inference.photos.FacePredictor)
     maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
     photo, picture = predict_upload(run_dirs, data, "report", 0.8)  # an uploaded photo's faces, and the photo with boxes
 
@@ -27,13 +27,14 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
-from core.cam_maps import GroupAverage, group_averages as average_groups
-from core.data import FaceData, LoadReport, load_faces
-from core.data_health import HealthReport, health_report
+from core.data.health import HealthReport, health_report
+from core.data.loading import FaceData, LoadReport, load_faces
+from core.explain.maps import GroupAverage
+from core.explain.maps import group_averages as average_groups
 
 if TYPE_CHECKING:
-    from core.cams import Explainer
-    from core.predict import PhotoPrediction, Predictor
+    from core.explain.cams import Explainer
+    from core.inference.photos import FacePredictor, PhotoPrediction
 
 # (resolved run folder, model.keras and calibration.json mtimes in ns) of each run the models come from.
 ModelKey = tuple[tuple[str, int, int], ...]
@@ -69,7 +70,7 @@ def _health(path: str, modified_ns: int, size: int) -> HealthReport:
 
 
 def load_health(path: str | Path) -> HealthReport:
-    """The data-health report of a CSV (core.data_health), once per file version; raises as `load_data` does."""
+    """The data-health report of a CSV (core.data.health), once per file version; raises as `load_data` does."""
     return _health(*_file_key(path))
 
 
@@ -99,20 +100,20 @@ def model_key(run_dirs: list[Path]) -> ModelKey:
             modified = (run_dir / runs.MODEL_FILE).stat().st_mtime_ns
         except FileNotFoundError:
             raise ValueError(f"run {run_dir.name} has no {runs.MODEL_FILE}") from None
-        # A calibration added later (python -m core.calibrate) changes the answers too.
+        # A calibration added later (python -m core calibrate) changes the answers too.
         calibration = run_dir / runs.CALIBRATION_FILE
         key.append((str(run_dir.resolve()), modified, calibration.stat().st_mtime_ns if calibration.is_file() else 0))
     return tuple(key)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the models…")
-def _predictor(key: ModelKey) -> Predictor:
-    from core.predict import Predictor
+def _predictor(key: ModelKey) -> FacePredictor:
+    from core.inference.photos import FacePredictor
 
-    return Predictor.from_runs([run_dir for run_dir, *_ in key])
+    return FacePredictor.from_runs([run_dir for run_dir, *_ in key])
 
 
-def load_predictor(run_dirs: list[Path]) -> Predictor:
+def load_predictor(run_dirs: list[Path]) -> FacePredictor:
     """The models of one `both` run or of a gender run and an age run, loaded once.
 
     Raises:
@@ -123,18 +124,18 @@ def load_predictor(run_dirs: list[Path]) -> Predictor:
 
 @st.cache_resource(show_spinner="Loading the face detector…")
 def load_face_detector():
-    """MTCNN, built once (2-4 s); core.faces keeps it too, this only shows a spinner the first time."""
-    from core.faces import face_detector
+    """MTCNN, built once (2-4 s); core.vision.faces keeps it too, this only shows a spinner the first time."""
+    from core.vision.faces import face_detector
 
     return face_detector()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Preparing the CAMs…")
-def _explainer(key: ModelKey, head: str, _predictor: Predictor) -> Explainer:
+def _explainer(key: ModelKey, head: str, _predictor: FacePredictor) -> Explainer:
     """The CAM maker of one head of these models (tf-keras-vis objects), built once; `key` names the models."""
-    from core.cams import Explainer
+    from core.explain.cams import Explainer
 
-    return Explainer(_predictor.models[head], head)
+    return Explainer(_predictor.keras_model(head), head)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -151,8 +152,8 @@ def heatmaps(run_dirs: list[Path], head: str, method: str, faces: np.ndarray) ->
 # (a few MB for a big face in a phone photo), so fewer are kept, and not for long.
 @st.cache_resource(max_entries=32, ttl="1h", show_spinner=False)
 def _photo(key: ModelKey, data: bytes, if_no_face: str, level: float) -> tuple[PhotoPrediction, np.ndarray]:
-    from core.images import load_rgb
-    from core.predict import predict_rgb
+    from core.inference.photos import predict_rgb
+    from core.vision.images import load_rgb
     from dashboard.photos import annotated_photo
 
     rgb = load_rgb(data)  # Decoded once, for the prediction and the drawing.
@@ -166,21 +167,21 @@ def predict_upload(run_dirs: list[Path], data: bytes, if_no_face: str, level: fl
     Kept once per file content and setting.
 
     Raises:
-        ValueError: the file is not a usable image (core.images says why).
+        ValueError: the file is not a usable image (core.vision.images says why).
     """
     return _photo(model_key(run_dirs), data, if_no_face, level)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _export_download(run_dir: str, fmt: str, modified_ns: int) -> tuple[bytes, str] | None:
-    from core.export import export_bytes
+    from core.inference.export import export_bytes
 
     return export_bytes(Path(run_dir), fmt)
 
 
 def export_download(run_dir: Path, fmt: str) -> tuple[bytes, str] | None:
     """A run's export in `fmt` as one file to download, read (and a SavedModel zipped) once per export; None before one exists."""
-    from core.export import export_path
+    from core.inference.export import export_path
 
     path = export_path(run_dir, fmt)
     if not path.exists():
@@ -197,7 +198,7 @@ def _group_averages(
 
 
 def group_averages(run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]) -> list[GroupAverage]:
-    """The mean face and mean map of each group of a run's test faces (core.cam_maps.group_averages), kept."""
+    """The mean face and mean map of each group of a run's test faces (core.explain.maps.group_averages), kept."""
     frozen_groups = tuple((label, tuple(int(row_id) for row_id in rows)) for label, rows in groups.items())
     # The faces are a CSV's rows; its hash (checked against the run's by the page) keys them.
     return _group_averages(model_key([run.run_dir]), head, method, run.config.data_hash or "", frozen_groups, faces.images)

@@ -12,7 +12,7 @@ is no usable run of the user's.
 from __future__ import annotations
 
 from core import runs
-from core.config import TASKS
+from core.labels import TASKS
 
 
 def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:

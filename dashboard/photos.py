@@ -1,11 +1,11 @@
 """What the Predict page shows of a predicted photo: the photo with boxes and labels, and a table of faces; Streamlit-free.
 
-    rgb = core.images.load_rgb(data)
-    photo = core.predict.predict_rgb(predictor, rgb)
+    rgb = core.vision.images.load_rgb(data)
+    photo = core.inference.photos.predict_rgb(predictor, rgb)
     picture = annotated_photo(rgb, photo.faces)                          # (h, w, 3) uint8, at most 1024 px a side
     table = faces_table([("party.jpg", photo), ("me.png", other)])       # one row per face, ready for a CSV
 
-Faces are numbered from 1 in the order `core.predict` gives them (left to
+Faces are numbered from 1 in the order `core.inference.photos` gives them (left to
 right); the number drawn on the photo is the table's `face` column.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from core.images import check_rgb
-from core.predict import TABLE_COLUMNS, FacePrediction, PhotoPrediction, face_rows
+from core.inference.photos import TABLE_COLUMNS, FacePrediction, PhotoPrediction, face_rows
+from core.vision.images import check_rgb
 
 # The page shows photos at most this wide; a 12-megapixel original would only
 # make the browser download and shrink it on every rerun.
@@ -59,7 +59,7 @@ def annotated_photo(rgb: np.ndarray, faces: Sequence[FacePrediction], max_side: 
     """The photo, shrunk to at most `max_side` pixels a side, with each face's box and `face_label` drawn on it.
 
     Args:
-        rgb: (H, W, 3) uint8, the photo the boxes were found in (core.images.load_rgb of the same file).
+        rgb: (H, W, 3) uint8, the photo the boxes were found in (core.vision.images.load_rgb of the same file).
         faces: the photo's faces, boxes in the coordinates of `rgb`.
     """
     check_rgb(rgb)
@@ -93,7 +93,7 @@ def annotated_photo(rgb: np.ndarray, faces: Sequence[FacePrediction], max_side: 
 
 
 def faces_table(photos: Iterable[tuple[str, PhotoPrediction]]) -> pd.DataFrame:
-    """One row per face of every photo (core.predict.face_rows), columns in TABLE_COLUMNS order.
+    """One row per face of every photo (core.inference.photos.face_rows), columns in TABLE_COLUMNS order.
 
     Columns of a head the models lack (age or gender), or of intervals an
     uncalibrated run does not give, are left out; a face read as a

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from core.config import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@
     calibration_table(frame)                               # predicted vs observed P(female)
     runs_table(list_runs())                                # the Runs page overview
 
-The numbers come from `core.evaluation`; this module only shapes them.
+The numbers come from `core.evaluation.metrics`; this module only shapes them.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from core import runs
-from core.data import GENDERS, FaceData
-from core.data_health import HealthReport
-from core.evaluation import AGE_BUCKET_LABELS, Summary
-
+from core.data.health import HealthReport
+from core.data.loading import FaceData
+from core.evaluation.metrics import Summary
+from core.labels import AGE_BUCKET_LABELS, GENDERS
 
 # Columns of a predictions frame worth showing in a table, in reading order.
 DISPLAY_COLUMNS = (
@@ -119,7 +119,7 @@ def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
                 "model": "starter (ships with the studio)" if run.is_starter else "yours",
                 "status": run.state,
                 "task": run.task,
-                "preset": run.config.train.preset,
+                "preset": run.config.train.preset.name,
                 "test accuracy": test and test.accuracy,
                 "test MAE (years)": test and test.mae,
                 "epochs": f"{runs.epochs_done(runs.read_history(run.run_dir))}/{run.config.train.epochs}",
@@ -143,7 +143,7 @@ def _minutes(seconds: float | None) -> float | None:
 
 
 def health_groups_table(health: HealthReport, faces: FaceData) -> pd.DataFrame:
-    """One row per group of copies (core.data_health), indexed and numbered by its position in `health.groups`."""
+    """One row per group of copies (core.data.health), indexed and numbered by its position in `health.groups`."""
     rows = []
     for number, group in enumerate(health.groups):
         genders = ", ".join(GENDERS[gender] for gender in group.genders)

@@ -17,8 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
-from core.config import cache_dir, default_csv_path
-from core.data import ETHNICITIES, GENDERS, FaceData, LoadReport
+from core.data.loading import FaceData, LoadReport
+from core.labels import ETHNICITIES, GENDERS
+from core.paths import cache_dir, default_csv_path
 from dashboard import launcher, loaders
 from dashboard.selection import FaceFilter
 

@@ -1,4 +1,12 @@
-"""Shared fixtures: the real data, and tiny real runs trained once per test session."""
+"""Shared fixtures: the real data, and tiny real runs trained once per test session; and the markers.
+
+Markers (registered in pyproject.toml) are given here from what a test uses,
+so that no test has to remember them: `needs_data` for every test that reads
+../shared/data, `slow` for every test that needs a trained run (and, in its
+module, for tests that train or start processes themselves), `browser` (and
+`slow`) for tests/browser. While working, `python -m pytest -m "not slow and
+not browser"` runs the quick subset.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,23 @@ SHARED_CSV = SHARED_DATA / "age_gender.csv.gz"
 SHARED_FACES = SHARED_DATA / "faces"
 # The starter run that ships in the repository (tests otherwise see none: `isolated_cache`).
 SHIPPED_STARTER = REPO_ROOT / "models" / "starter"
+
+
+# Fixtures that train real models (once per session, about a minute each): a test that uses one is slow.
+TRAINED_RUN_FIXTURES = {"tiny_both_run", "tiny_gender_run", "tiny_age_run", "tiny_starter", "default_run", "fixture_run", "server"}
+DATA_FIXTURES = {"shared_csv", "shared_faces"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(item.fixturenames)
+        if used & DATA_FIXTURES:
+            item.add_marker(pytest.mark.needs_data)
+        if used & TRAINED_RUN_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if "browser" in item.path.relative_to(REPO_ROOT).parts:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
 
 
 def assert_beats_constant_answers(faces, split, test: dict, accuracy_margin: float = 0.1) -> None:
@@ -68,7 +93,7 @@ def isolated_cache(tmp_path_factory):
 
 def _tiny_run(tmp_path_factory, shared_csv: Path, task: str) -> Path:
     from core.config import TrainConfig
-    from core.training import train
+    from core.training.loop import train
 
     run_dir = tmp_path_factory.mktemp(f"tiny-{task}-run") / "run"
     # compact-long, not the default: one epoch on 600 rows is all these runs get, and the default's extra

@@ -6,11 +6,13 @@ import tarfile
 import pandas as pd
 import streamlit as st
 
-from core import data_health, runs
-from core.config import DATA_DIR, check_data_path, default_csv_path
+from core import runs
+from core.data import health as data_health
+from core.data.importing import import_faces
+from core.data.sampling import seeded_sample
 from core.errors import InputError
-from core.import_faces import import_faces
-from core.data import ETHNICITIES, GENDERS, seeded_sample
+from core.labels import ETHNICITIES, GENDERS
+from core.paths import DATA_DIR, check_data_path, default_csv_path
 from dashboard import figures, loaders, tables, widgets
 
 SAMPLE_SIZE = 48

@@ -3,15 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from core.calibration import LEVELS, Calibration, coverage_table, expected_calibration_error
-from core.evaluation import summarize
+from core import runs
+from core.evaluation.calibration import LEVELS, coverage_table, expected_calibration_error
+from core.evaluation.metrics import summarize
 from dashboard import figures, tables, widgets
 from dashboard.selection import selected_row_ids
 
 MAX_SELECTED_FACES = 48
 
 st.title("Errors")
-st.caption("Every view below covers the test faces that match the selectors; numbers come from `core.evaluation`.")
+st.caption("Every view below covers the test faces that match the selectors; numbers come from `core.evaluation.metrics`.")
 run, frame = widgets.pick_run_with_predictions("error analysis")
 has_age, has_gender = "pred_age" in frame, "pred_gender" in frame
 
@@ -99,7 +100,7 @@ if has_gender:
 
 if "age_low" in sliced:
     st.subheader("Age intervals: how often they hold")
-    calibration = Calibration.load(run.run_dir)
+    calibration = runs.read_calibration(run.run_dir)
     coverage = pd.DataFrame(coverage_table(sliced, calibration, levels=LEVELS))
     st.plotly_chart(figures.coverage_bars(coverage), key="errors-coverage")
     st.caption(

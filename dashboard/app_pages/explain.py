@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.cam_maps import METHOD_LABELS, overlay
+from core.explain.maps import METHOD_LABELS, overlay
 from dashboard import explaining, loaders, tables, widgets
 
 WORST_AGE, WORST_GENDER = "Largest age errors", "Most confident gender mistakes"

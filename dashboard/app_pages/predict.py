@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from core import runs
-from core.calibration import DEFAULT_LEVEL, LEVELS
-from core.cam_maps import METHOD_LABELS, overlay
+from core.evaluation.calibration import DEFAULT_LEVEL, LEVELS
+from core.explain.maps import METHOD_LABELS, overlay
 from dashboard import loaders, model_choice, widgets
 from dashboard.photos import face_label, face_numbers, faces_table
 
@@ -83,7 +83,7 @@ if uncalibrated:
     run_dir = predictor.run_dirs[uncalibrated[0]]
     st.caption(
         f"Run `{run_dir.name}` was trained before calibration existed: its ages come without an interval and its "
-        f"P(female) as the network gives it. `python -m core.calibrate {run_dir}` calibrates it."
+        f"P(female) as the network gives it. `python -m core calibrate {run_dir}` calibrates it."
     )
 
 predicted = []

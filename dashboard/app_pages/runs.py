@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from core import export, runs
-from core.model_card import model_card
+from core import runs
+from core.inference import export
+from core.runs.model_card import model_card
 from dashboard import figures, loaders, tables, widgets
 
 CONFIRM_KEY = "delete-confirm"
@@ -32,7 +33,7 @@ if notice:
 run_list = runs.available_runs()
 if not run_list:
     st.info(
-        "No runs yet. Train a model on the Train page (or with `python -m core.train`) and it appears here.",
+        "No runs yet. Train a model on the Train page (or with `python -m core train`) and it appears here.",
         icon=":material/info:",
     )
     st.page_link(widgets.TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")

@@ -5,8 +5,9 @@ from pathlib import Path
 import streamlit as st
 
 from core import runs
-from core.config import TASKS, TrainConfig
-from core.presets import DEFAULT_PRESET, PRESETS, get_preset
+from core.config import TrainConfig
+from core.labels import TASKS
+from core.networks.presets import DEFAULT_PRESET, PRESETS
 from dashboard import figures, launcher, loaders, widgets
 from dashboard.tables import run_duration_seconds
 
@@ -36,8 +37,9 @@ active = runs.active_run()
 # Outside the form, so that choosing a preset refills the settings below at once.
 preset = st.selectbox(
     "Preset",
-    list(PRESETS),
+    list(PRESETS.values()),
     index=list(PRESETS).index(DEFAULT_PRESET),
+    format_func=str,
     key="train-preset",
     on_change=apply_preset_defaults,
     help="\n\n".join(f"**{name}**: {recipe.description}" for name, recipe in PRESETS.items()),
@@ -59,7 +61,7 @@ with st.form("train-settings"):
         min_value=1,
         max_value=1000,
         key="train-epochs",
-        help=f"At most; training stops after {get_preset(preset).patience} epochs without improvement.",
+        help=f"At most; training stops after {preset.patience} epochs without improvement.",
     )
     batch_column, rate_column, limit_column = st.columns(3)
     batch_size = batch_column.number_input("Batch size", min_value=1, max_value=4096, key="train-batch-size")

@@ -1,6 +1,6 @@
 """The Predict page in a real browser: upload a face photo, see its age, gender and CAMs; a bad file is explained.
 
-The numbers the page shows are compared with what `core.predict` gives for
+The numbers the page shows are compared with what `core.inference.photos` gives for
 the same photo and run.
 """
 
@@ -47,10 +47,10 @@ COLOURED_SHARE = """image => {
 
 @pytest.fixture(scope="module")
 def expected(fixture_run, shared_faces) -> dict[str, tuple[float, float]]:
-    """(age, P(female)) of the one face in each photo, from core.predict with the fixture run's model."""
-    from core.predict import Predictor, predict_photo
+    """(age, P(female)) of the one face in each photo, from core.inference.photos with the fixture run's model."""
+    from core.inference.photos import FacePredictor, predict_photo
 
-    predictor = Predictor.from_runs([fixture_run])
+    predictor = FacePredictor.from_runs([fixture_run])
     answers = {}
     for name in (PHOTO, SECOND_PHOTO):
         (face,) = predict_photo(predictor, (shared_faces / name).read_bytes()).faces

@@ -1,0 +1,141 @@
+"""Training recipes ("presets"): which network to build and how to train it.
+
+This module imports no TensorFlow, so the CLI and the dashboard can list
+presets and their defaults cheaply; `core.networks.build` builds the networks they name.
+A name is turned into its `Preset` once, by `get_preset` (core.config does
+it when a run's settings are read); everything else is handed the object.
+The `seed` preset reproduces the recipe the project started from and never
+changes; `DEFAULT_PRESET` is the best one measured over two seeds within the 20-minute training budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    # A key of core.networks.build.ARCHITECTURES.
+    architecture: str
+    # True when the gender and age heads share one trunk, so `both` is the way to train them.
+    shared_trunk: bool
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    patience: int
+    # Keras loss name for the age head, and its weight beside gender's cross-entropy.
+    age_loss: str = "mean_squared_error"
+    age_loss_weight: float = 1.0
+    # "regression" (one unit) or "distribution" (a probability per age, `age` its expected value; DLDL-v2)
+    # with the weight of its KL loss to a Gaussian around the true age.
+    age_head: str = "regression"
+    age_distribution_weight: float = 0.0
+    # Above zero: a training-only ethnicity head with this loss weight, to shape the shared trunk.
+    ethnicity_loss_weight: float = 0.0
+    # Weigh each training face by the inverse of its (gender, ethnicity) group's share, so that every group
+    # counts the same in the loss (a fairness measure; validation and test stay unweighted).
+    group_balance: bool = False
+    # Distillation (core.training.distillation): train this many runs of `teacher_preset` on the run's own split
+    # first, then this preset's model on their averaged answers beside the true labels.
+    teachers: int = 0
+    teacher_preset: Preset | None = None
+    # AdamW when above zero, plain Adam otherwise.
+    weight_decay: float = 0.0
+    # "constant" or "cosine" (cosine decay over the whole run after a short warm-up).
+    schedule: str = "constant"
+    label_smoothing: float = 0.0
+    # Average each prediction with that of the mirrored face.
+    flip_test_time: bool = False
+    # Train in bfloat16 (weights and heads stay float32) where the CPU has bfloat16 instructions.
+    mixed_precision: bool = False
+    # Above zero: keep an exponential moving average of the weights with this momentum (Keras' `use_ema`);
+    # validation, the choice of the best epoch and the saved model all use the averaged weights.
+    ema_momentum: float = 0.0
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_SEED = Preset(
+    name="seed",
+    description="The seed recipe: a 3-block CNN per task, Adam 1e-4, MSE for age.",
+    architecture="seed_towers",
+    shared_trunk=False,
+    # 32 rather than 64: twice the updates per epoch, which the small learning rate needs.
+    learning_rate=1e-4,
+    epochs=30,
+    batch_size=32,
+    patience=5,
+)
+_COMPACT = Preset(
+    name="compact",
+    description="One shared 4-block trunk with global pooling and two heads; AdamW, cosine schedule, "
+    "L1 loss for age, label smoothing, flip test-time augmentation.",
+    architecture="compact_trunk",
+    shared_trunk=True,
+    learning_rate=2e-3,
+    epochs=20,
+    batch_size=64,
+    patience=20,
+    age_loss="mean_absolute_error",
+    age_loss_weight=0.1,
+    weight_decay=1e-4,
+    schedule="cosine",
+    label_smoothing=0.1,
+    flip_test_time=True,
+)
+_COMPACT_LONG = dataclasses.replace(
+    _COMPACT,
+    name="compact-long",
+    description="The compact recipe with batch norm that settles in a few steps (so short runs work too), "
+    "bfloat16 arithmetic where the CPU has it (a quarter less time per epoch), and the 36 epochs "
+    "that this buys within 20 minutes on a 2-core CPU with bfloat16 instructions (about an hour without).",
+    architecture="compact_trunk_quick_bn",
+    epochs=36,
+    patience=36,
+    mixed_precision=True,
+)
+_COMPACT_DLDL = dataclasses.replace(
+    _COMPACT_LONG,
+    name="compact-dldl",
+    description="compact-long with an age head that predicts a probability for each age (DLDL-v2: KL to a "
+    "Gaussian around the true age beside L1 on the expected age) and a training-only ethnicity head.",
+    age_head="distribution",
+    age_distribution_weight=0.1,
+    ethnicity_loss_weight=0.3,
+)
+_COMPACT_DLDL_BALANCED = dataclasses.replace(
+    _COMPACT_DLDL,
+    name="compact-dldl-balanced",
+    description="compact-dldl with every (gender, ethnicity) group weighing the same in the training loss.",
+    group_balance=True,
+)
+_COMPACT_DLDL_EMA = dataclasses.replace(
+    _COMPACT_DLDL,
+    name="compact-dldl-ema",
+    description="compact-dldl that validates and saves an exponential moving average of its weights "
+    "(momentum 0.999: about the last four epochs' steps) instead of the last step's weights.",
+    ema_momentum=0.999,
+)
+_BEST = dataclasses.replace(
+    _COMPACT_DLDL,
+    name="best",
+    description="A compact-dldl teacher (another seed, the same split), then a compact-dldl student taught its "
+    "gender probabilities and age distributions for each augmented batch, beside the true labels: two trainings, "
+    "one model to serve.",
+    teachers=1,
+    teacher_preset=_COMPACT_DLDL,
+)
+PRESETS = {
+    preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _COMPACT_DLDL_EMA, _BEST)
+}
+DEFAULT_PRESET = "compact-dldl"
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called `name`; a ValueError naming the choices when there is none."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
