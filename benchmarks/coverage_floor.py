@@ -49,7 +49,9 @@ def conformal_rank(count, level: float):
     return high_rank - low_rank
 
 
-def chance_all_within(val_n, test_n, tolerance: float, simulations: int, calibrated_on_validation: bool, levels=LEVELS, seed: int = 0):
+def chance_all_within(
+    val_n, test_n, tolerance: float, simulations: int, calibrated_on_validation: bool, levels=LEVELS, seed: int = 0
+):
     """(share of simulated test splits where every bucket at every level is within `tolerance`, mean figures missed).
 
     The levels (ascending) are simulated jointly, as one run's are: the same
@@ -108,7 +110,9 @@ def main(argv=None) -> None:
             spread = np.sqrt(level * (1 - level) * (1 / test_n[index] + 1 / max(1, val_n[index])))
             off = coverage - level
             observed_misses += bool(judged[index] and abs(off) > args.tolerance)
-            print(f"{level:5.0%} {label:>6} {val_n[index]:5d} {test_n[index]:5d} {coverage:7.1%} {off * 100:+6.1f}p {spread * 100:5.1f}p {off / spread:+6.1f}")
+            print(
+                f"{level:5.0%} {label:>6} {val_n[index]:5d} {test_n[index]:5d} {coverage:7.1%} {off * 100:+6.1f}p {spread * 100:5.1f}p {off / spread:+6.1f}"
+            )
     cells = len(LEVELS) * int(judged.sum())
     print(f"\nbuckets off by more than {args.tolerance:.0%}: {observed_misses} of {cells} (this run)")
     for name, on_validation in (("an oracle that knows the true quantiles", False), ("exact split conformal, per bucket", True)):

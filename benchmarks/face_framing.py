@@ -39,7 +39,7 @@ def compare(crops: np.ndarray, rows: np.ndarray) -> str:
     crops, rows = crops.astype(np.float64).reshape(len(crops), -1), rows.astype(np.float64).reshape(len(rows), -1)
     mae = np.abs(crops - rows).mean()
     exact = (crops == rows).mean()
-    correlation = np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(crops, rows)])
+    correlation = np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(crops, rows, strict=True)])
     return f"MAE {mae:6.2f}  correlation {correlation:.3f}  identical pixels {exact:6.1%}"
 
 
@@ -85,7 +85,9 @@ def main(argv=None) -> None:
     found = np.array([len(faces) > 0 for faces in detections])
     best = [max(faces, key=lambda face: face.confidence) if faces else None for faces in detections]
     print(f"\n2. MTCNN found a face in {found.sum()} of {len(chips)} chips")
-    landmarks = np.stack([face.landmarks / np.array(rgb.shape[1::-1]) for face, rgb in zip(best, photos) if face])  # (m, 5, 2)
+    landmarks = np.stack(
+        [face.landmarks / np.array(rgb.shape[1::-1]) for face, rgb in zip(best, photos, strict=True) if face]
+    )  # (m, 5, 2)
     print(f"   template (mean over all): {np.round(landmarks.mean(axis=0), 4).tolist()}")
     print(f"   in use (core.vision.faces):      {CHIP_LANDMARKS.tolist()}")
     kept = np.flatnonzero(found)

@@ -52,8 +52,12 @@ def main() -> None:
 
     print(f"file: {args.csv} ({report.rows_read:,} rows, {report.summary()})")
     print(f"naive pandas str.split : {naive:7.2f} s")
-    print(f"cold load (parse+cache): {statistics.median(cold):7.2f} s  median of {args.repeats}: {', '.join(f'{t:.2f}' for t in cold)}  (target <= 2 s)")
-    print(f"warm load (from cache) : {statistics.median(warm):7.3f} s  median of {args.repeats}: {', '.join(f'{t:.3f}' for t in warm)}  (target <= 0.3 s)")
+    print(
+        f"cold load (parse+cache): {statistics.median(cold):7.2f} s  median of {args.repeats}: {', '.join(f'{t:.2f}' for t in cold)}  (target <= 2 s)"
+    )
+    print(
+        f"warm load (from cache) : {statistics.median(warm):7.3f} s  median of {args.repeats}: {', '.join(f'{t:.3f}' for t in warm)}  (target <= 0.3 s)"
+    )
     print(f"speed-up vs naive      : cold {naive / statistics.median(cold):.0f}x, warm {naive / statistics.median(warm):.0f}x")
 
 

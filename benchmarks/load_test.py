@@ -50,7 +50,10 @@ async def one_session(browser, url: str, photos: list[Path], rounds: int) -> tup
             await page.get_by_role("heading", name=photo.name).wait_for()
             await page.get_by_text(FACE_TITLE).last.wait_for()
             latencies.append(time.perf_counter() - started)
-            if await page.locator('[data-testid="stException"]').count() or await page.get_by_text("Something went wrong").count():
+            if (
+                await page.locator('[data-testid="stException"]').count()
+                or await page.get_by_text("Something went wrong").count()
+            ):
                 clean = False
     finally:
         await context.close()
@@ -89,8 +92,12 @@ def main(argv=None) -> None:
             print(f"server started: {memory_mb(server.pid)[0]:,.0f} MB resident")
             warm, clean = asyncio.run(load(server.url, 1, 1, photos[-1:]))
             rss, _ = memory_mb(server.pid)
-            print(f"warm-up (TensorFlow, the models and the detector load): {warm[0]:.1f} s, clean: {clean}; {rss:,.0f} MB resident")
-            print("\n| sessions at once | requests | p50 | p95 | max | every request answered, no exception | server memory now / peak |")
+            print(
+                f"warm-up (TensorFlow, the models and the detector load): {warm[0]:.1f} s, clean: {clean}; {rss:,.0f} MB resident"
+            )
+            print(
+                "\n| sessions at once | requests | p50 | p95 | max | every request answered, no exception | server memory now / peak |"
+            )
             print("| --- | --- | --- | --- | --- | --- | --- |")
             offset = 1
             for count in args.sessions:

@@ -65,8 +65,10 @@ def main(argv=None) -> None:
             # Disagreements on faces the model itself is unsure of say more about the model than the crops.
             sure = subset & (np.abs(from_csv["gender"] - 0.5) >= SURE_MARGIN)
             sure_agree = np.mean((from_photos["gender"][sure] >= 0.5) == (from_csv["gender"][sure] >= 0.5))
-            print(f"  gender agreement where the CSV path is sure (|P(female) - 0.5| >= {SURE_MARGIN}): {sure_agree:.1%}"
-                  f" of {sure.sum()} faces")
+            print(
+                f"  gender agreement where the CSV path is sure (|P(female) - 0.5| >= {SURE_MARGIN}): {sure_agree:.1%}"
+                f" of {sure.sum()} faces"
+            )
         if "age" in from_photos:
             difference = np.mean(np.abs(from_photos["age"][subset] - from_csv["age"][subset]))
             print(f"  mean absolute age difference: {difference:.2f} years (target <= 2.5)")

@@ -63,8 +63,10 @@ def main(argv=None) -> None:
     predictor = FacePredictor.from_runs(args.run_dirs)
     photo = one_megapixel_jpeg(args.face or chip_files(SHARED_FACES)[0].path)
     found = predict_photo(predictor, photo)
-    print(f"photo: {found.width}x{found.height} JPEG, {len(photo) / 1024:.0f} KiB, {len(found.faces)} face(s) found; runs: "
-          + ", ".join(f"{head} {run_dir}" for head, run_dir in predictor.run_dirs.items()))
+    print(
+        f"photo: {found.width}x{found.height} JPEG, {len(photo) / 1024:.0f} KiB, {len(found.faces)} face(s) found; runs: "
+        + ", ".join(f"{head} {run_dir}" for head, run_dir in predictor.run_dirs.items())
+    )
     if len(found.faces) != 1:
         raise SystemExit(f"expected one face in the benchmark photo, found {len(found.faces)}")
 
@@ -78,7 +80,10 @@ def main(argv=None) -> None:
     for head in predictor.heads:
         explainer = Explainer(predictor.models[head], head)
         for method in METHODS:
-            report(f"CAM {head} {method}, one face", timed(lambda: explainer.heatmaps(crops, method), args.repeats))
+            report(
+                f"CAM {head} {method}, one face",
+                timed(lambda explainer=explainer, method=method: explainer.heatmaps(crops, method), args.repeats),
+            )
 
 
 if __name__ == "__main__":

@@ -123,8 +123,12 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: each preset's own")
     parser.add_argument("--limit", type=int, default=None, help="rows to use (default: all)")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where the runs are written")
-    parser.add_argument("--results", type=Path, default=RUNS / "quality-results.jsonl", help="the JSON-lines record of finished runs")
-    parser.add_argument("--reuse", action="store_true", help="take presets and seeds recorded by earlier invocations instead of training them")
+    parser.add_argument(
+        "--results", type=Path, default=RUNS / "quality-results.jsonl", help="the JSON-lines record of finished runs"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="take presets and seeds recorded by earlier invocations instead of training them"
+    )
     args = parser.parse_args(argv)
 
     seeds = {preset: (args.seed_preset_seeds or args.seeds[:1]) if preset == "seed" else args.seeds for preset in args.presets}
@@ -149,19 +153,30 @@ def main(argv=None) -> None:
             seed_minutes.setdefault(record["invocation"], []).append(record["minutes"])
 
     print(f"\nTest split of {args.csv.name}, mean ± half the spread over the seeds:\n")
-    print("| preset | seeds | gender accuracy | age MAE (years) | train minutes | × seed's minutes | parameters |\n|---|---|---|---|---|---|---|")
+    print(
+        "| preset | seeds | gender accuracy | age MAE (years) | train minutes | × seed's minutes | parameters |\n|---|---|---|---|---|---|---|"
+    )
     for preset, seeds_of in results.items():
         accuracy = mean_spread([run["test"]["gender"].accuracy for run in seeds_of])
         mae = mean_spread([run["test"]["age"].mae for run in seeds_of])
         minutes = " and ".join(f"{run['minutes']:.1f}" for run in seeds_of)
-        ratios = [run["minutes"] / np.mean(seed_minutes[run["invocation"]]) for run in seeds_of if run["invocation"] in seed_minutes]
+        ratios = [
+            run["minutes"] / np.mean(seed_minutes[run["invocation"]]) for run in seeds_of if run["invocation"] in seed_minutes
+        ]
         ratio = " and ".join(f"{value:.2f}" for value in ratios) if len(ratios) == len(seeds_of) else "–"
-        print(f"| {preset} | {' '.join(map(str, seeds[preset]))} | {accuracy} | {mae} | {minutes} | {ratio} | {seeds_of[0]['parameters']:,} |")
+        print(
+            f"| {preset} | {' '.join(map(str, seeds[preset]))} | {accuracy} | {mae} | {minutes} | {ratio} | {seeds_of[0]['parameters']:,} |"
+        )
     parts = sorted({(run["invocation"], run["machine"]) for seeds_of in results.values() for run in seeds_of})
     if len(parts) > 1:
         print("\nTrained in parts (each row's ratio is to the `seed` minutes of its part):")
         for started, where in parts:
-            trained = [f"{run['preset']} {run['seed']}" for seeds_of in results.values() for run in seeds_of if run["invocation"] == started]
+            trained = [
+                f"{run['preset']} {run['seed']}"
+                for seeds_of in results.values()
+                for run in seeds_of
+                if run["invocation"] == started
+            ]
             print(f"- {started} on {where}: {', '.join(trained)}")
 
     print("\nAge MAE by age bucket (years):\n")

@@ -70,7 +70,11 @@ def seed_baseline(args) -> dict:
     if not run_dirs:
         for task in ("gender", "age"):
             run_dir = RUNS / f"speed-seed-{task}"
-            train(TrainConfig(task=task, preset="seed", epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)), run_dir, verbose=0)
+            train(
+                TrainConfig(task=task, preset="seed", epochs=args.epochs, limit=args.limit, csv_path=str(args.csv)),
+                run_dir,
+                verbose=0,
+            )
             run_dirs.append(run_dir)
     baseline = {}
     for run_dir in map(Path, run_dirs):

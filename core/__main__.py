@@ -27,7 +27,9 @@ COMMANDS = {
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {summary}" for name, summary in COMMANDS.items()]
-    return "usage: python -m core COMMAND [ARGS]   (python -m core COMMAND --help for its arguments)\n\ncommands:\n" + "\n".join(lines)
+    return "usage: python -m core COMMAND [ARGS]   (python -m core COMMAND --help for its arguments)\n\ncommands:\n" + "\n".join(
+        lines
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

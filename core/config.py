@@ -35,7 +35,9 @@ class TrainConfig:
     away) and `gender` for the others.
     """
 
-    task: str | None = _setting(None, "what to train: both heads (the default for a preset whose heads share a trunk), or one", choices=TASKS)
+    task: str | None = _setting(
+        None, "what to train: both heads (the default for a preset whose heads share a trunk), or one", choices=TASKS
+    )
     preset: Preset = _setting(DEFAULT_PRESET, "the network and training recipe (core.networks.presets)")
     epochs: int | None = _setting(None, "at most this many epochs (default: the preset's)", type=int)
     batch_size: int | None = _setting(None, "faces per batch (default: the preset's)", type=int)

@@ -254,7 +254,9 @@ def confusion_heatmap(matrix: list[list[int]]) -> go.Figure:
     return _layout(figure, "Gender confusion matrix", height=360)
 
 
-def calibration_plot(table: pd.DataFrame, raw_table: pd.DataFrame | None = None, title: str = "Gender probability calibration") -> go.Figure:
+def calibration_plot(
+    table: pd.DataFrame, raw_table: pd.DataFrame | None = None, title: str = "Gender probability calibration"
+) -> go.Figure:
     """Observed share of women against predicted P(female) per bin; the diagonal is perfect.
 
     `raw_table`, the same for the network's own probabilities, is drawn beside
@@ -297,5 +299,7 @@ def coverage_bars(table: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x}: %{y:.1%} inside<br>%{customdata[0]} faces, mean width %{customdata[1]:.1f} years<extra></extra>",
         )
         figure.add_hline(y=level, line_dash="dash", line_color=color)
-    figure.update_layout(barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1], xaxis_title="true age", yaxis_title="true ages inside")
+    figure.update_layout(
+        barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1], xaxis_title="true age", yaxis_title="true ages inside"
+    )
     return _layout(figure, "Coverage of the age intervals", height=380)

@@ -122,9 +122,7 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     status = runs.read_status(run_dir)
     if status.state == runs.RUNNING and status.pid == process.pid:
         last_line = (log_tail(run_dir, 1) or "no output").strip()
-        runs.lifecycle.mark_failed(
-            run_dir, f"the training process exited with code {code}: {last_line}"
-        )
+        runs.lifecycle.mark_failed(run_dir, f"the training process exited with code {code}: {last_line}")
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:

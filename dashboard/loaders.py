@@ -197,7 +197,9 @@ def _group_averages(
     return average_groups(explainer, _images, {label: np.array(rows) for label, rows in groups}, method)
 
 
-def group_averages(run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]) -> list[GroupAverage]:
+def group_averages(
+    run: runs.RunInfo, head: str, method: str, faces: FaceData, groups: dict[str, np.ndarray]
+) -> list[GroupAverage]:
     """The mean face and mean map of each group of a run's test faces (core.explain.maps.group_averages), kept."""
     frozen_groups = tuple((label, tuple(int(row_id) for row_id in rows)) for label, rows in groups.items())
     # The faces are a CSV's rows; its hash (checked against the run's by the page) keys them.

@@ -33,4 +33,3 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result))
     return 0
-

@@ -32,4 +32,3 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result.to_json()))
     return 0
-

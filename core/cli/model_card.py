@@ -24,4 +24,3 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
-

@@ -34,7 +34,9 @@ from core.progress import progress_bar
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m core predict", description=__doc__.split("\n")[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="one or two run directories, then images or folders of them")
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="one or two run directories, then images or folders of them"
+    )
     parser.add_argument("--if-no-face", choices=NO_FACE_CHOICES, default="report", help="what to do with an image without a face")
     parser.add_argument("--level", type=float, default=DEFAULT_LEVEL, help="coverage of the age intervals (default %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
@@ -73,4 +75,3 @@ def main(argv=None) -> int:
         failed |= error is not None
     print(json.dumps({"runs": used, "images": images}))
     return 1 if failed else 0
-

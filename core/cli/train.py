@@ -42,7 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue this stopped or interrupted run from its last whole epoch (no other settings)")  # fmt: skip
-    parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts")
+    parser.add_argument(
+        "--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts"
+    )
     return parser.parse_args(argv)
 
 
@@ -85,7 +87,9 @@ def main(argv=None) -> int:
         if args.resume is not None:
             given = [flag for flag, field in setting_flags() if getattr(args, field.name) is not None]
             if given or args.config is not None or args.run_dir is not None:
-                raise ValueError(f"--resume continues a run with its own settings; drop {', '.join(given) or '--config / --run-dir'}")
+                raise ValueError(
+                    f"--resume continues a run with its own settings; drop {', '.join(given) or '--config / --run-dir'}"
+                )
             if args.distribute == "multi-worker":
                 raise ValueError("--resume runs on one host: the other workers' checkpoints are not kept")
             runs.read_config(args.resume)  # Refuses a folder that is not a run, before TensorFlow loads.
@@ -115,4 +119,3 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result.to_json()))
     return 0
-

@@ -216,9 +216,7 @@ def health_report(faces: FaceData, age_years: int = AGE_CONFLICT_YEARS) -> Healt
         )
     _, exact_ids, exact_counts = np.unique(faces.images.reshape(len(faces), -1), axis=0, return_inverse=True, return_counts=True)
     exact_groups = np.flatnonzero(exact_counts > 1)
-    exact_conflicts = sum(
-        _conflicts(faces, np.flatnonzero(exact_ids == group), age_years) for group in exact_groups
-    )
+    exact_conflicts = sum(_conflicts(faces, np.flatnonzero(exact_ids == group), age_years) for group in exact_groups)
     contrast = faces.images.reshape(len(faces), -1).std(axis=1)
     return HealthReport(
         faces=len(faces),
@@ -239,7 +237,9 @@ def label_doubts(predictions: pd.DataFrame) -> pd.DataFrame:
     """
     reasons = pd.Series("", index=predictions.index)
     if "pred_gender_prob" in predictions:
-        probability_of_label = np.where(predictions["gender"] == 1, predictions["pred_gender_prob"], 1 - predictions["pred_gender_prob"])
+        probability_of_label = np.where(
+            predictions["gender"] == 1, predictions["pred_gender_prob"], 1 - predictions["pred_gender_prob"]
+        )
         wrong_gender = probability_of_label <= 1 - DOUBT_GENDER_PROBABILITY
         reasons[wrong_gender] = "gender: the model is sure of the other one"
     if "age_error" in predictions:

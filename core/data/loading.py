@@ -227,8 +227,13 @@ def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadRepo
 
     img_name = table.column("img_name").to_pandas().fillna("").to_numpy(dtype=str)
     notes = [
-        BadRow(int(line), "img_name", "name not valid UTF-8", f"image name {str(name)!r} was not valid UTF-8; kept, undecodable bytes shown as \ufffd")
-        for line, name, keep in zip(lines, img_name, valid)
+        BadRow(
+            int(line),
+            "img_name",
+            "name not valid UTF-8",
+            f"image name {str(name)!r} was not valid UTF-8; kept, undecodable bytes shown as \ufffd",
+        )
+        for line, name, keep in zip(lines, img_name, valid, strict=True)
         if keep and line in undecodable_lines and "\ufffd" in name
     ]
     faces = FaceData(

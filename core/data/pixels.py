@@ -26,7 +26,7 @@ def parse_pixels(column: pa.ChunkedArray) -> tuple[np.ndarray, list[tuple[int, s
         parts = list(pool.map(lambda start: _parse_pixel_chunk(pixels.slice(start, _CHUNK_ROWS)), starts))
     images = np.zeros((count, PIXELS_PER_FACE), dtype=np.uint8)
     bad = []
-    for start, (values, problems) in zip(starts, parts):
+    for start, (values, problems) in zip(starts, parts, strict=True):
         images[start : start + len(values)] = values
         bad += [(start + offset, reason, detail) for offset, reason, detail in problems]
     return images.reshape(count, IMAGE_SIDE, IMAGE_SIDE, 1), bad
@@ -55,7 +55,9 @@ def _parse_pixel_chunk(chunk: pa.Array) -> tuple[np.ndarray, list[tuple[int, str
     is_end[:-1] &= ~is_digit[1:]
     is_end[row_ends - 1] = is_digit[row_ends - 1]
     ends = np.flatnonzero(is_end)
-    if len(ends) != len(chunk) * PIXELS_PER_FACE or np.any(np.diff(np.searchsorted(ends, row_ends), prepend=0) != PIXELS_PER_FACE):
+    if len(ends) != len(chunk) * PIXELS_PER_FACE or np.any(
+        np.diff(np.searchsorted(ends, row_ends), prepend=0) != PIXELS_PER_FACE
+    ):
         return _parse_pixel_rows(chunk)  # A row with the wrong number of values.
     # A digit belongs to the number ending at `ends` only while no space or row start lies between.
     row_start_mask = np.zeros(text.size + 1, dtype=bool)

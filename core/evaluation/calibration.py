@@ -107,7 +107,9 @@ class Calibration:
         """
         fold = np.random.default_rng(0).permutation(len(self.validation_age)) % _TUNING_FOLDS
         buckets = _bucket_of(self.validation_age)
-        fold_errors = [_sorted_errors(self.validation_age[fold != k], self.validation_predicted[fold != k]) for k in range(_TUNING_FOLDS)]
+        fold_errors = [
+            _sorted_errors(self.validation_age[fold != k], self.validation_predicted[fold != k]) for k in range(_TUNING_FOLDS)
+        ]
         levels = np.full(len(AGE_BUCKET_LABELS), level)
         for _ in range(_LEVEL_ROUNDS):
             covered = np.zeros(len(self.validation_age), dtype=bool)
@@ -127,7 +129,10 @@ class Calibration:
             "method": "label-conditional split conformal over the true age's bucket; temperature scaling for gender",
             "validation_faces": self.validation_faces,
             "gender": {"temperature": self.temperature, "ece_before": self.ece_before, "ece_after": self.ece_after},
-            "age": {"true": self.validation_age.astype(int).tolist(), "predicted": np.round(self.validation_predicted, 2).tolist()},
+            "age": {
+                "true": self.validation_age.astype(int).tolist(),
+                "predicted": np.round(self.validation_predicted, 2).tolist(),
+            },
         }
 
     @classmethod
@@ -167,7 +172,6 @@ def _bucket_of(ages: np.ndarray) -> np.ndarray:
     return np.searchsorted(AGE_BUCKET_EDGES, ages, side="right") - 1
 
 
-
 _AGE_BUCKETS = _bucket_of(_AGES)
 
 
@@ -183,7 +187,7 @@ def _quantile_bounds(sorted_errors: list[np.ndarray], levels: np.ndarray) -> tup
     A bucket without validation faces admits any error (nothing says its ages are unlikely).
     """
     lower, upper = np.full(len(sorted_errors), -np.inf), np.full(len(sorted_errors), np.inf)
-    for bucket, (errors, level) in enumerate(zip(sorted_errors, levels)):
+    for bucket, (errors, level) in enumerate(zip(sorted_errors, levels, strict=True)):
         count, alpha = len(errors), 1.0 - level
         low_rank, high_rank = int(np.floor((count + 1) * alpha / 2)), int(np.ceil((count + 1) * (1 - alpha / 2)))
         if 1 <= low_rank:
@@ -239,7 +243,15 @@ def coverage_table(frame: pd.DataFrame, calibration: Calibration, levels=(0.8, 0
         low, high = calibration.age_interval(frame["pred_age"].to_numpy(), level)
         covered = (frame["age"].to_numpy() >= low) & (frame["age"].to_numpy() <= high)
         width = high - low
-        rows.append({"level": level, "age_bucket": "all", "n": len(frame), "coverage": float(covered.mean()), "mean_width": float(width.mean())})
+        rows.append(
+            {
+                "level": level,
+                "age_bucket": "all",
+                "n": len(frame),
+                "coverage": float(covered.mean()),
+                "mean_width": float(width.mean()),
+            }
+        )
         for bucket in buckets.categories:
             inside = np.asarray(buckets == bucket)
             if inside.any():

@@ -21,7 +21,9 @@ from core.labels import AGE_BUCKET_EDGES, AGE_BUCKET_LABELS, ETHNICITIES, GENDER
 def age_bucket(age) -> pd.Categorical:
     """Label each age with its bucket ('0-2', '3-9', '10-19', ..., '70+')."""
     positions = np.searchsorted(AGE_BUCKET_EDGES, np.asarray(age), side="right") - 1
-    return pd.Categorical.from_codes(np.clip(positions, 0, len(AGE_BUCKET_LABELS) - 1), categories=AGE_BUCKET_LABELS, ordered=True)
+    return pd.Categorical.from_codes(
+        np.clip(positions, 0, len(AGE_BUCKET_LABELS) - 1), categories=AGE_BUCKET_LABELS, ordered=True
+    )
 
 
 def predictions_frame(faces: FaceData, rows: np.ndarray, predicted: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -133,7 +135,7 @@ def breakdown(frame: pd.DataFrame, by: str | list[str]) -> list[dict]:
     for key, group in frame.groupby(by, observed=True, sort=True):
         keys = key if isinstance(key, tuple) else (key,)
         names = by if isinstance(by, list) else [by]
-        row = {name.removesuffix("_name"): str(value) for name, value in zip(names, keys)}
+        row = {name.removesuffix("_name"): str(value) for name, value in zip(names, keys, strict=True)}
         row["n"] = len(group)
         row.update(_headline(group))
         rows.append(row)

@@ -74,7 +74,9 @@ def export_run(run_dir: Path, fmt: str) -> Export:
     failed = {head: difference for head, difference in differences.items() if difference > TOLERANCES[head]}
     if failed:
         runs.remove(path)
-        raise ValueError(f"the {fmt} export differs from Keras by {failed} on {len(rows)} test faces (tolerance {TOLERANCES}); removed it")
+        raise ValueError(
+            f"the {fmt} export differs from Keras by {failed} on {len(rows)} test faces (tolerance {TOLERANCES}); removed it"
+        )
     return Export(fmt, path, len(rows), differences)
 
 

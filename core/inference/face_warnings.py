@@ -26,7 +26,9 @@ MAX_NOSE_OFFSET = 0.35
 WEAK_AGE_MAE = 7.0
 
 
-def face_warnings(detection: Face | None, box: tuple[int, int, int, int], age: float | None, mae_by_bucket: dict[str, float]) -> list[str]:
+def face_warnings(
+    detection: Face | None, box: tuple[int, int, int, int], age: float | None, mae_by_bucket: dict[str, float]
+) -> list[str]:
     """The warnings that apply to one face.
 
     Args:

@@ -68,7 +68,9 @@ class FacePredictor:
                 if calibration is not None:
                     calibrations[head] = calibration
             if "age" in predictor.heads and run.metrics is not None:
-                mae_by_bucket = {row["age_bucket"]: row["mae"] for row in run.metrics.test.by_age_bucket if row.get("mae") is not None}
+                mae_by_bucket = {
+                    row["age_bucket"]: row["mae"] for row in run.metrics.test.by_age_bucket if row.get("mae") is not None
+                }
         return cls(predictors, sources, calibrations, mae_by_bucket)
 
     @property
@@ -157,7 +159,7 @@ def face_rows(image: str, photo: PhotoPrediction) -> list[dict]:
     rows = []
     for number, face in enumerate(photo.faces, start=1):
         values = face.to_dict()
-        box = dict(zip(("x", "y", "width", "height"), values.pop("box")))
+        box = dict(zip(("x", "y", "width", "height"), values.pop("box"), strict=True))
         rows.append({"image": image, "face": number, **box, **values, "warnings": "; ".join(values["warnings"])})
     return rows
 
@@ -178,7 +180,9 @@ def predict_photo(
     return predict_rgb(predictor, load_rgb(source), if_no_face, level)
 
 
-def predict_rgb(predictor: FacePredictor, rgb: np.ndarray, if_no_face: str = "report", level: float = DEFAULT_LEVEL) -> PhotoPrediction:
+def predict_rgb(
+    predictor: FacePredictor, rgb: np.ndarray, if_no_face: str = "report", level: float = DEFAULT_LEVEL
+) -> PhotoPrediction:
     """`predict_photo` for a photo already decoded (core.vision.images.load_rgb), for callers that also draw on it."""
     if if_no_face not in NO_FACE_CHOICES:
         raise ValueError(f"if_no_face must be one of {NO_FACE_CHOICES}, got {if_no_face!r}")
@@ -208,6 +212,6 @@ def predict_rgb(predictor: FacePredictor, rgb: np.ndarray, if_no_face: str = "re
             interval_level=None if interval is None else level,
             warnings=tuple(face_warnings(detection, box, None if ages is None else float(ages[i]), predictor.age_mae_by_bucket)),
         )
-        for i, (detection, box, crop) in enumerate(zip(detections, boxes, crops))
+        for i, (detection, box, crop) in enumerate(zip(detections, boxes, crops, strict=True))
     ]
     return PhotoPrediction(width, height, results, message)

@@ -53,9 +53,12 @@ class KerasModel:
         return [self._run_one(np.asarray(images, dtype=np.float32)) for images in passes]
 
     def _run_one(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        batches = [self._graph(images[start : start + self.batch_size], training=False) for start in range(0, len(images), self.batch_size)]
-        if not batches:
-            return {name: np.empty((0, output.shape[-1]), np.float32) for name, output in zip(self.output_names, self.model.outputs)}
+        if not len(images):  # Batch norm cannot run an empty batch; every output keeps its width, (0, 2) for gender, say.
+            return {name: np.empty((0, self.model.output[name].shape[-1]), np.float32) for name in self.output_names}
+        batches = [
+            self._graph(images[start : start + self.batch_size], training=False)
+            for start in range(0, len(images), self.batch_size)
+        ]
         return {name: np.concatenate([np.asarray(batch[name]) for batch in batches]) for name in self.output_names}
 
 

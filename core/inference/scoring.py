@@ -78,6 +78,8 @@ def calibrate_run(run_dir: Path, faces: FaceData, split: Split, predictor: Predi
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     metrics = runs.read_metrics(run_dir)
     report = calibration_report(frame, calibration)
-    runs.write_metrics(run_dir, dataclasses.replace(metrics, coverage=report.get("coverage"), gender_ece=report.get("gender_ece")))
+    runs.write_metrics(
+        run_dir, dataclasses.replace(metrics, coverage=report.get("coverage"), gender_ece=report.get("gender_ece"))
+    )
     write_model_card(run_dir)
     return calibration

@@ -56,18 +56,27 @@ def _head(features, head: str, age_bias: float, age_head: str) -> dict:
         # Starts as a broad bump around the mean age, as the regression head starts at it.
         prior = -0.5 * ((AGES - age_bias) / _AGE_PRIOR_SPREAD) ** 2
         distribution = layers.Dense(
-            len(AGES), activation="softmax", name="age_distribution", bias_initializer=keras.initializers.Constant(prior), dtype="float32"
+            len(AGES),
+            activation="softmax",
+            name="age_distribution",
+            bias_initializer=keras.initializers.Constant(prior),
+            dtype="float32",
         )(features)
         # The expected age: a fixed dot product with 0..MAX_AGE (ReLU is a no-op on it, kept so `age` ends as every age head does).
         expected = layers.Dense(
-            1, activation="relu", use_bias=False, trainable=False, name="age", dtype="float32",
+            1,
+            activation="relu",
+            use_bias=False,
+            trainable=False,
+            name="age",
+            dtype="float32",
             kernel_initializer=keras.initializers.Constant(AGES[:, None]),
         )(distribution)
         return {"age_distribution": distribution, "age": expected}
     return {
-        "age": layers.Dense(1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias), dtype="float32")(
-            features
-        )
+        "age": layers.Dense(
+            1, activation="relu", name="age", bias_initializer=keras.initializers.Constant(age_bias), dtype="float32"
+        )(features)
     }
 
 

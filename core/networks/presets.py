@@ -129,7 +129,8 @@ _BEST = dataclasses.replace(
     teacher_preset=_COMPACT_DLDL,
 )
 PRESETS = {
-    preset.name: preset for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _COMPACT_DLDL_EMA, _BEST)
+    preset.name: preset
+    for preset in (_SEED, _COMPACT, _COMPACT_LONG, _COMPACT_DLDL, _COMPACT_DLDL_BALANCED, _COMPACT_DLDL_EMA, _BEST)
 }
 DEFAULT_PRESET = "compact-dldl"
 

@@ -203,7 +203,9 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, run_dir: Path, keeper: BestModelKeeper, history: HistoryWriter, watcher: StopWatcher):
-        super().__init__(str(Path(run_dir) / runs.CHECKPOINT_DIR), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False)
+        super().__init__(
+            str(Path(run_dir) / runs.CHECKPOINT_DIR), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
+        )
         self.keeper, self.history, self.watcher = keeper, history, watcher
 
     def on_epoch_end(self, epoch, logs=None):
@@ -264,4 +266,3 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
     temp_path = path.with_name(f".{path.stem}.tmp.keras")
     model.save(temp_path)
     os.replace(temp_path, path)
-

@@ -85,7 +85,9 @@ def train(
     return _run(run_dir, lambda: prepare_data(config, run_dir), strategy, verbose, callbacks)
 
 
-def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbose: int = 2, also_stop_on: tuple[Path, ...] = ()) -> TrainResult:
+def resume(
+    run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbose: int = 2, also_stop_on: tuple[Path, ...] = ()
+) -> TrainResult:
     """Continue a stopped or interrupted run from its last whole epoch, to the end its config plans.
 
     Keras' BackupAndRestore brings back the weights, the optimizer's state and
@@ -115,7 +117,9 @@ def resume(run_dir: Path, strategy: tf.distribute.Strategy | None = None, verbos
             raise ValueError(f"run {run.run_id} was started by an earlier {run.config.train.preset.name!r} recipe with "
                              f"{teachers_started} teachers; train it again")  # fmt: skip
         if state is None and not (run.run_dir / runs.TEACHERS_DIR).is_dir():
-            raise ValueError(f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead")
+            raise ValueError(
+                f"run {run.run_id} has no checkpoint: it ended before its first whole epoch, so train it again instead"
+            )
         data = load_prepared_data(run)
     except ValueError as error:
         if run.status.pid == os.getpid() or not runs.pid_alive(run.status.pid):  # Ours to mark, or nobody's.
@@ -183,12 +187,15 @@ def _train_teacher(data: PreparedData, teacher_dir: Path, index: int, strategy, 
     config = dataclasses.replace(student, preset=student.preset.teacher_preset, seed=student.seed + index)
     teacher_dir.mkdir(parents=True, exist_ok=True)
     runs.clear_results(teacher_dir)
-    teacher_config = dataclasses.replace(data.config, train=config, created_at=runs.now_iso(), dtype_policy=dtype_policy_for(config.preset))
+    teacher_config = dataclasses.replace(
+        data.config, train=config, created_at=runs.now_iso(), dtype_policy=dtype_policy_for(config.preset)
+    )
     runs.write_config(teacher_dir, teacher_config)
     data.split.save(teacher_dir / runs.SPLIT_FILE)
     lifecycle.mark_started(teacher_dir)
     teacher_data = PreparedData(data.faces, data.split, teacher_config)
     return _run(teacher_dir, lambda: teacher_data, strategy, verbose, (), None, (student_dir,))
+
 
 def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, resumed_state: dict | None = None,
         teachers: list[keras.Model] | None = None, also_stop_on: tuple[Path, ...] = ()):  # fmt: skip
@@ -208,7 +215,9 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
 
     outputs = model.output_names
     train_data = training_dataset(data, outputs, teachers)
-    val_data = make_dataset(faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed)
+    val_data = make_dataset(
+        faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed
+    )
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir, also_stop_on)
     served = ServedLoss(training_only_loss_weights(model, config.preset))

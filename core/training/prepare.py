@@ -1,8 +1,8 @@
 """Preparing a run's data: the rows it uses, their split, checks that a model can learn from them, and the targets.
 
-    data = prepare_data(config, run_dir)     # PreparedData: faces, split, the run's config with its data's provenance
-    data = load_prepared_data(run)           # the same again from a run's own files, to resume it
-    training_dataset(data, outputs, teachers)   # augmented training batches with each output's targets
+data = prepare_data(config, run_dir)     # PreparedData: faces, split, the run's config with its data's provenance
+data = load_prepared_data(run)           # the same again from a run's own files, to resume it
+training_dataset(data, outputs, teachers)   # augmented training batches with each output's targets
 """
 
 from __future__ import annotations

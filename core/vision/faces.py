@@ -33,9 +33,7 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 # chip, as fractions of the chip's side: the mean over the 300 chips of
 # ../shared/data/faces (benchmarks/face_framing.py recomputes it). The eyes are
 # level at 29 % from the top and 38 % of the side apart.
-CHIP_LANDMARKS = np.array(
-    [[0.2979, 0.2902], [0.6817, 0.2910], [0.4897, 0.5171], [0.3121, 0.6817], [0.6637, 0.6829]]
-)
+CHIP_LANDMARKS = np.array([[0.2979, 0.2902], [0.6817, 0.2910], [0.4897, 0.5171], [0.3121, 0.6817], [0.6637, 0.6829]])
 # MTCNN looks for faces from 20 pixels up through a pyramid that starts at the
 # full image, so its time grows with the photo's area. On a copy at most this
 # wide a 1 MP photo takes ~55 ms and faces down to ~40 of its pixels are still
@@ -56,7 +54,9 @@ class Face:
     crop: np.ndarray  # (48, 48, 1) uint8, what the models see
 
     def keypoints(self) -> dict[str, list[float]]:
-        return {name: [round(float(x), 1), round(float(y), 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks)}
+        return {
+            name: [round(float(x), 1), round(float(y), 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks, strict=True)
+        }
 
 
 @functools.cache

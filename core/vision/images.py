@@ -68,7 +68,9 @@ def _read(path: Path, max_bytes: int) -> bytes:
     """A photo file's bytes, refusing a file over `max_bytes` before reading it."""
     try:
         if path.stat().st_size > max_bytes:
-            raise InputError(f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have")
+            raise InputError(
+                f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have"
+            )
         return path.read_bytes()
     except FileNotFoundError as error:
         raise InputFileNotFound(f"No image file at {path}") from error

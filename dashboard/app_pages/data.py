@@ -58,7 +58,12 @@ with st.expander("Import faces from a folder or archive: UTKFace chips, or your 
                 source, out, labels_path,
                 progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} images"),
             )  # fmt: skip
-        except (ValueError, OSError, EOFError, tarfile.TarError) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            tarfile.TarError,
+        ) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
             st.error(f"Cannot import: {error}", icon=":material/error:")
         else:
             if imported.out:
@@ -130,9 +135,13 @@ health = loaders.load_health(path)
 exact_column, near_column, conflict_column, contrast_column = st.columns(4)
 exact_column.metric("Exact duplicate groups", f"{health.exact_groups:,}", help=f"{health.exact_rows:,} rows")
 near_column.metric("Groups of copies, near included", f"{len(health.groups):,}", help=f"{health.duplicate_rows:,} rows")
-conflict_column.metric("Groups with conflicting labels", f"{health.conflicting_groups:,}", help=f"{health.conflicting_rows:,} rows")
+conflict_column.metric(
+    "Groups with conflicting labels", f"{health.conflicting_groups:,}", help=f"{health.conflicting_rows:,} rows"
+)
 contrast_column.metric(
-    "Almost constant faces", f"{len(health.low_contrast_rows):,}", help=f"pixel standard deviation under {data_health.LOW_CONTRAST_STD:g}"
+    "Almost constant faces",
+    f"{len(health.low_contrast_rows):,}",
+    help=f"pixel standard deviation under {data_health.LOW_CONTRAST_STD:g}",
 )
 if health.groups:
     groups = tables.health_groups_table(health, faces)
@@ -144,9 +153,7 @@ if health.groups:
     )
     if picked is not None:
         rows = health.groups[picked].rows
-        widgets.face_strip(
-            faces.images[rows], [f"row {row} · {faces.age[row]} · {GENDERS[faces.gender[row]]}" for row in rows]
-        )
+        widgets.face_strip(faces.images[rows], [f"row {row} · {faces.age[row]} · {GENDERS[faces.gender[row]]}" for row in rows])
 if len(health.low_contrast_rows):
     st.markdown("**Almost constant faces**")
     rows = health.low_contrast_rows[:SAMPLE_SIZE]
@@ -158,7 +165,9 @@ if not same_data:
     st.caption("Once a run trained on this file has finished, its confident disagreements with labels of test faces show here.")
 else:
     by_id = {run.run_id: run for run in same_data}
-    chosen_run = st.selectbox("Run", list(by_id), format_func=lambda run_id: widgets.describe_run(by_id[run_id]), key="health-run")
+    chosen_run = st.selectbox(
+        "Run", list(by_id), format_func=lambda run_id: widgets.describe_run(by_id[run_id]), key="health-run"
+    )
     doubts = data_health.label_doubts(runs.read_predictions(by_id[chosen_run].run_dir))
     st.caption(
         f"{len(doubts):,} of this run's test faces (never trained on): the model gives the other gender a probability of "
@@ -166,5 +175,7 @@ else:
     )
     if len(doubts):
         first = doubts.head(SAMPLE_SIZE)
-        widgets.face_strip(faces.images[first["row_id"].to_numpy()], [tables.prediction_caption(row) for row in first.itertuples()])
+        widgets.face_strip(
+            faces.images[first["row_id"].to_numpy()], [tables.prediction_caption(row) for row in first.itertuples()]
+        )
         st.dataframe(tables.display_columns(doubts).assign(doubt=doubts["doubt"]), hide_index=True)

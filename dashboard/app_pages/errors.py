@@ -81,7 +81,7 @@ if has_age:
 st.subheader("By gender and ethnicity")
 groups = tables.gender_ethnicity_table(summary)
 shown_values = [(value, name) for value, name in (("mae", "MAE"), ("accuracy", "Gender accuracy")) if value in groups]
-for column, (value, name) in zip(st.columns(2), shown_values):
+for column, (value, name) in zip(st.columns(2), shown_values, strict=False):
     column.plotly_chart(
         figures.breakdown_bars(groups, "ethnicity", value, f"{name} by ethnicity and gender", color="gender"),
         key=f"errors-groups-{value}",
@@ -94,8 +94,14 @@ if has_gender:
     raw_table, title = None, "Gender probability calibration"
     if "pred_gender_prob_raw" in sliced:
         is_female = sliced["gender"].to_numpy() == 1
-        before, after = (expected_calibration_error(sliced[column].to_numpy(), is_female) for column in ("pred_gender_prob_raw", "pred_gender_prob"))
-        raw_table, title = tables.calibration_table(sliced, column="pred_gender_prob_raw"), f"Calibration: ECE {before:.3f} before, {after:.3f} after"
+        before, after = (
+            expected_calibration_error(sliced[column].to_numpy(), is_female)
+            for column in ("pred_gender_prob_raw", "pred_gender_prob")
+        )
+        raw_table, title = (
+            tables.calibration_table(sliced, column="pred_gender_prob_raw"),
+            f"Calibration: ECE {before:.3f} before, {after:.3f} after",
+        )
     right.plotly_chart(figures.calibration_plot(tables.calibration_table(sliced), raw_table, title), key="errors-calibration")
 
 if "age_low" in sliced:

@@ -72,12 +72,12 @@ if not picked.empty:
     maps = {(head, method): loaders.heatmaps([run.run_dir], head, method, images) for head, method in columns}
     widths = [1] * (1 + len(columns))
     titles = ["Face: true → predicted"] + [f"{head}: {METHOD_LABELS[method]}" for head, method in columns]
-    for cell, title in zip(st.columns(widths), titles):
+    for cell, title in zip(st.columns(widths), titles, strict=True):
         cell.caption(f"**{title}**")
     for position, row in enumerate(picked.itertuples()):
         cells = st.columns(widths)
         cells[0].image(images[position][:, :, 0], caption=f"{tables.prediction_caption(row)} · row {row.row_id}", width="stretch")
-        for cell, column in zip(cells[1:], columns):
+        for cell, column in zip(cells[1:], columns, strict=True):
             cell.image(overlay(images[position], maps[column][position]), width="stretch")
 
 st.subheader("Average maps per group", divider="gray")

@@ -40,7 +40,7 @@ if mode == BOTH_MODE:
     ]
 else:
     chosen_ids = []
-    for column, task in zip(st.columns(2), ("gender", "age")):
+    for column, task in zip(st.columns(2), ("gender", "age"), strict=True):
         ids = [None] + [run.run_id for run in usable[task]]
         proposed = usable[task][0].run_id if usable[task] else None  # The newest of its task.
         chosen_ids.append(column.selectbox(
@@ -115,7 +115,7 @@ for index, (name, data) in enumerate(images):
     # The CAMs come last, into their slots: age and gender show while they are computed (~100 ms a head).
     crops = np.stack([face.crop for face in photo.faces])  # (n, 48, 48, 1)
     maps = {head: loaders.heatmaps(run_dirs, head, method, crops) for head in predictor.heads}
-    for position, (slot, face) in enumerate(zip(slots, photo.faces)):
+    for position, (slot, face) in enumerate(zip(slots, photo.faces, strict=True)):
         slot.image(
             [face.crop[:, :, 0]] + [overlay(face.crop, maps[head][position]) for head in predictor.heads],
             caption=["what the models saw"] + [f"{HEAD_TITLES[head]}: {METHOD_LABELS[method]}" for head in predictor.heads],

@@ -15,7 +15,10 @@ REFRESH_SECONDS = 1
 WATCH_KEY = widgets.WATCHED_TRAINING_KEY
 # The settings a preset decides, as (widget key, TrainConfig field).
 PRESET_SETTINGS = (
-    ("train-task", "task"), ("train-epochs", "epochs"), ("train-batch-size", "batch_size"), ("train-learning-rate", "learning_rate")
+    ("train-task", "task"),
+    ("train-epochs", "epochs"),
+    ("train-batch-size", "batch_size"),
+    ("train-learning-rate", "learning_rate"),
 )
 
 
@@ -176,7 +179,9 @@ def final_panel(run: runs.RunInfo) -> None:
                 "learning-rate schedule, best model and history as they were."
             )
         else:
-            st.caption("It can go on with its teachers: the finished ones are kept, the stopped one goes on from its last whole epoch.")
+            st.caption(
+                "It can go on with its teachers: the finished ones are kept, the stopped one goes on from its last whole epoch."
+            )
         if st.button("Resume training", icon=":material/resume:", key="resume-training", disabled=runs.active_run() is not None):
             if widgets.resume_and_watch(run):
                 st.rerun()
