@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     report("  models (" + " + ".join(predictor.heads) + ")", timed(lambda: predictor.predict(crops), args.repeats))
 
     for head in predictor.heads:
-        explainer = Explainer(predictor.models[head], head)
+        explainer = Explainer(predictor.keras_model(head), head)
         for method in METHODS:
             report(
                 f"CAM {head} {method}, one face",
