@@ -17,7 +17,6 @@ from core.data import health as data_health
 from core.evaluation.metrics import age_bucket
 from core.labels import TASKS
 from core.networks.presets import DEFAULT_PRESET, get_preset
-from core.runs import read_predictions
 from tests.conftest import SHARED_CSV
 from tests.dashboard_apptest import button, images_shown, metric_values, open_page, runs_folder, texts
 
@@ -74,7 +73,7 @@ def assert_load_report(app, small_csv) -> None:
     assert load_report.items() <= metric_values(app).items()
     assert metric_values(app)["Exact duplicate groups"] == "0", "42 rows spread over the file have no copies"
     reasons, offending = app.dataframe[0].value, app.dataframe[1].value
-    assert dict(zip(reasons["problem"], reasons["rows"])) == {reason: 1 for _, _, reason in BROKEN.values()}
+    assert dict(zip(reasons["problem"], reasons["rows"], strict=True)) == {reason: 1 for _, _, reason in BROKEN.values()}
     assert sorted(offending["line"]) == [index + 2 for index in BROKEN], "the header is line 1"
 
 
@@ -97,14 +96,54 @@ def test_data_page_shows_the_default_csv_with_distributions_48_sample_faces_and_
     assert len(app.dataframe[-1].value) == int(metrics["Groups of copies, near included"].replace(",", ""))
 
 
-def test_data_page_lists_the_test_faces_whose_labels_a_run_doubts(runs_dir):
+def plant_label_doubts(run_dir) -> dict[int, set[str]]:
+    """Rewrite a run's predictions so that exactly known faces have doubted labels: row id -> the labels in doubt.
+
+    Every face gets its labels predicted confidently; six then get predictions on
+    either side of the rule that core.data.health states (the other gender at
+    DOUBT_GENDER_PROBABILITY or more, or the age off by DOUBT_AGE_YEARS or more),
+    so the expected doubts come from the rule, not from label_doubts itself.
+    """
+    path = run_dir / "predictions.csv"
+    frame = pd.read_csv(path)
+    doubt_gender = 1 - data_health.DOUBT_GENDER_PROBABILITY - 0.02  # The other gender at 97%.
+    keep_gender = 1 - data_health.DOUBT_GENDER_PROBABILITY + 0.03  # The other gender at 92%: not sure enough.
+    years = data_health.DOUBT_AGE_YEARS
+    planted = [  # (probability of the labelled gender, age error, labels in doubt)
+        (doubt_gender, 0.0, {"gender"}),
+        (keep_gender, 0.0, set()),
+        (0.99, years + 5, {"age"}),
+        (0.99, -years, {"age"}),  # Exactly the limit.
+        (0.99, -(years - 0.5), set()),
+        (doubt_gender, years + 5, {"gender", "age"}),
+    ]
+    probability_of_label, age_error = pd.Series(0.99, index=frame.index), pd.Series(0.0, index=frame.index)
+    # Adults (no predicted age below 0), spread over the file.
+    chosen = frame.index[frame["age"].between(30, 80)][::5][: len(planted)]
+    for index, (probability, error, _) in zip(chosen, planted, strict=True):
+        probability_of_label[index], age_error[index] = probability, error
+    frame["pred_gender_prob"] = probability_of_label.where(frame["gender"] == 1, 1 - probability_of_label).round(4)
+    frame["pred_gender"] = (frame["pred_gender_prob"] >= 0.5).astype(int)
+    frame["gender_correct"] = frame["pred_gender"] == frame["gender"]
+    frame["age_error"] = age_error
+    frame["pred_age"] = frame["age"] + age_error
+    frame.to_csv(path, index=False)
+    return {int(frame.at[index, "row_id"]): labels for index, (_, _, labels) in zip(chosen, planted, strict=True) if labels}
+
+
+def test_data_page_lists_exactly_the_test_faces_whose_labels_a_confident_prediction_contradicts(runs_dir):
+    expected = plant_label_doubts(runs_dir / BOTH)
     app = open_page("data")
     app.selectbox(key="health-run").set_value(BOTH)
     app.run()
-    expected = data_health.label_doubts(read_predictions(runs_dir / BOTH))
-    assert any(caption.startswith(f"{len(expected):,} of this run's test faces") for caption in texts(app, "caption"))
-    if len(expected):
-        assert list(app.dataframe[-1].value["row_id"]) == list(expected["row_id"])
+    assert not app.exception
+    (count,) = [caption.split(" of ")[0] for caption in texts(app, "caption") if " of this run's test faces" in caption]
+    assert count == str(len(expected))
+    shown = app.dataframe[-1].value
+    assert list(shown["row_id"]) == list(expected), "the planted faces, in the predictions' order"
+    labels_in_doubt = [{reason.split(":")[0] for reason in doubt.split("; ")} for doubt in shown["doubt"]]
+    assert labels_in_doubt == list(expected.values())
+    assert len(app.get("image")[-1].value) == len(expected), "the doubted faces, last on the page"
 
 
 def test_data_page_path_box_reports_the_bad_rows_and_filters_the_sample_grid(tmp_path, no_runs, small_csv):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -33,9 +32,10 @@ def test_the_card_carries_the_run_s_own_figures(tiny_both_run):
 def test_the_cli_writes_the_card_into_the_run_and_refuses_an_unfinished_run(tiny_both_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_both_run, run_dir)
-    done = subprocess.run([sys.executable, "-m", "core", "model_card", str(run_dir)], cwd=REPO_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "model_card", str(run_dir)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0 and (run_dir / runs.MODEL_CARD_FILE).read_text() == model_card(runs.load_run(run_dir))
     (run_dir / runs.METRICS_FILE).unlink()
     with pytest.raises(ValueError, match="no metrics.json yet"):
         model_card(runs.load_run(run_dir))
-    assert json.loads((run_dir / runs.CONFIG_FILE).read_text())["task"] == "both"
