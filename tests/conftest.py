@@ -28,7 +28,15 @@ SHIPPED_STARTER = REPO_ROOT / "models" / "starter"
 
 
 # Fixtures that train real models (once per session, about a minute each): a test that uses one is slow.
-TRAINED_RUN_FIXTURES = {"tiny_both_run", "tiny_gender_run", "tiny_age_run", "tiny_starter", "default_run", "fixture_run", "server"}
+TRAINED_RUN_FIXTURES = {
+    "tiny_both_run",
+    "tiny_gender_run",
+    "tiny_age_run",
+    "tiny_starter",
+    "default_run",
+    "fixture_run",
+    "server",
+}
 DATA_FIXTURES = {"shared_csv", "shared_faces"}
 
 
@@ -77,7 +85,9 @@ def isolated_cache(tmp_path_factory):
     """Tests never write caches or runs into the checkout, and see no starter run unless they ask for one."""
     cache = tmp_path_factory.mktemp("cache")
     runs = tmp_path_factory.mktemp("runs")
-    previous = {key: os.environ.get(key) for key in ("AGEGENDER_CACHE", "AGEGENDER_RUNS", "AGEGENDER_STARTER", "AGEGENDER_RAISE_ERRORS")}
+    previous = {
+        key: os.environ.get(key) for key in ("AGEGENDER_CACHE", "AGEGENDER_RUNS", "AGEGENDER_STARTER", "AGEGENDER_RAISE_ERRORS")
+    }
     os.environ["AGEGENDER_CACHE"] = str(cache)
     os.environ["AGEGENDER_RUNS"] = str(runs)
     os.environ["AGEGENDER_STARTER"] = str(tmp_path_factory.mktemp("no-starter") / "missing")

@@ -56,7 +56,9 @@ def imported_core_modules(path: Path, module_level_only: bool = False) -> set[st
             found |= {alias.name for alias in node.names if alias.name.startswith("core.")}
         elif isinstance(node, ast.ImportFrom) and node.module and (node.module == "core" or node.module.startswith("core.")):
             # `from core.runs import lifecycle` imports the module core.runs.lifecycle; `from core.runs import load_run`, core.runs.
-            found |= {f"{node.module}.{alias.name}" if is_module(f"{node.module}.{alias.name}") else node.module for alias in node.names}
+            found |= {
+                f"{node.module}.{alias.name}" if is_module(f"{node.module}.{alias.name}") else node.module for alias in node.names
+            }
     return found - {module_name(path)}
 
 
@@ -104,5 +106,9 @@ def test_every_package_says_what_it_holds_and_what_it_may_import():
 
 
 def test_modules_stay_readable_in_one_sitting():
-    long = {str(path.relative_to(REPO_ROOT)): count for path in core_modules() if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(path.relative_to(REPO_ROOT)): count
+        for path in core_modules()
+        if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, f"over {MAX_MODULE_LINES} lines: {long}"

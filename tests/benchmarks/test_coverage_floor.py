@@ -34,7 +34,9 @@ def test_split_conformal_on_few_validation_faces_misses_as_the_beta_binomial_say
 
 def test_levels_are_simulated_together_and_few_validation_faces_cost():
     both, _ = chance_all_within([100], [250], 0.03, 200_000, calibrated_on_validation=True)
-    alone = [chance_all_within([100], [250], 0.03, 200_000, calibrated_on_validation=True, levels=(level,))[0] for level in LEVELS]
+    alone = [
+        chance_all_within([100], [250], 0.03, 200_000, calibrated_on_validation=True, levels=(level,))[0] for level in LEVELS
+    ]
     assert both <= min(alone) + 0.005
     # Calibrating on a hundred faces costs: an oracle meets the tolerance far more often.
     oracle, _ = chance_all_within([100], [250], 0.03, 200_000, calibrated_on_validation=False)

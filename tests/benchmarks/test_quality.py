@@ -10,14 +10,30 @@ pytestmark = pytest.mark.slow
 
 def test_a_benchmark_run_in_two_parts_reuses_the_first_and_times_each_row_against_its_own_part(shared_csv, tmp_path, capsys):
     results = tmp_path / "results.jsonl"
-    common = ["--csv", str(shared_csv), "--limit", "1000", "--epochs", "1", "--results", str(results), "--runs-dir", str(tmp_path)]
+    common = [
+        "--csv",
+        str(shared_csv),
+        "--limit",
+        "1000",
+        "--epochs",
+        "1",
+        "--results",
+        str(results),
+        "--runs-dir",
+        str(tmp_path),
+    ]
     quality.main(["--presets", "seed", "compact", "--seeds", "1", *common])
     first_part = capsys.readouterr().out
     quality.main(["--presets", "seed", "compact", "--seeds", "1", "2", "--reuse", *common])
     second_part = capsys.readouterr().out
 
     records = quality.read_records(results)
-    assert [(record["preset"], record["seed"]) for record in records] == [("seed", 1), ("compact", 1), ("seed", 1), ("compact", 2)]
+    assert [(record["preset"], record["seed"]) for record in records] == [
+        ("seed", 1),
+        ("compact", 1),
+        ("seed", 1),
+        ("compact", 2),
+    ]
     seed_1, compact_1, seed_again, compact_2 = records
     assert seed_1["invocation"] == compact_1["invocation"] != seed_again["invocation"] == compact_2["invocation"]
     # compact seed 1 was not trained again: its figures are the first part's.

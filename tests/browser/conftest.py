@@ -63,7 +63,9 @@ def fixture_run(browser_runs_dir) -> Path:
 def server(tmp_path_factory, browser_runs_dir, shared_csv) -> str:
     """Base URL of a running dashboard."""
     try:
-        with serve(tmp_path_factory.mktemp("server"), AGEGENDER_RUNS=str(browser_runs_dir), AGEGENDER_CSV=str(shared_csv)) as running:
+        with serve(
+            tmp_path_factory.mktemp("server"), AGEGENDER_RUNS=str(browser_runs_dir), AGEGENDER_CSV=str(shared_csv)
+        ) as running:
             yield running.url
     finally:
         # Trainings run in their own process groups and outlive the server; none may outlive the tests.

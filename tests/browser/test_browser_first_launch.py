@@ -26,7 +26,9 @@ def fresh_server(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("fresh-checkout")
     empty_runs = scratch / "runs"
     empty_runs.mkdir()
-    with serve(scratch, AGEGENDER_CSV=str(scratch / "no-such.csv"), AGEGENDER_RUNS=str(empty_runs), AGEGENDER_STARTER=str(STARTER)) as server:
+    with serve(
+        scratch, AGEGENDER_CSV=str(scratch / "no-such.csv"), AGEGENDER_RUNS=str(empty_runs), AGEGENDER_STARTER=str(STARTER)
+    ) as server:
         yield server.url
 
 

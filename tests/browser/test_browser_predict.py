@@ -27,7 +27,9 @@ SECOND_PHOTO = "34_1_0_20170103182645609.jpg.chip.jpg"
 FIRST_PREDICTION_MS = 120_000
 # Every run is calibrated when it finishes, so every age comes with its interval.
 FACE_TITLE = re.compile(r"^Face \d+ · (male|female) \d+% · \d+ y \((\d+)-(\d+)\)$")
-FACE_NUMBERS = re.compile(r"^box \(\d+, \d+, \d+, \d+\) · age ([\d.]+) years · 80% interval [\d.]+-[\d.]+ · P\(female\) ([\d.]+)$")
+FACE_NUMBERS = re.compile(
+    r"^box \(\d+, \d+, \d+, \d+\) · age ([\d.]+) years · 80% interval [\d.]+-[\d.]+ · P\(female\) ([\d.]+)$"
+)
 # Share of an image's pixels that are clearly coloured (not gray): a CAM overlay is, a face crop is not.
 COLOURED_SHARE = """image => {
     const canvas = document.createElement("canvas");

@@ -81,7 +81,9 @@ def table_row(scope: Page | Locator, containing: str) -> dict[str, str]:
     rows = grid.locator('[role="row"]').filter(has_text=containing)
     if not rows.count():
         return {}
-    return dict(zip(header, rows.first.locator('[role="gridcell"]').all_inner_texts()))
+    return dict(
+        zip(header, rows.first.locator('[role="gridcell"]').all_inner_texts(), strict=False)
+    )  # Cells past the header's are not ours.
 
 
 def fill_number(page: Page, key: str, value: float) -> None:

@@ -76,14 +76,28 @@ def test_the_faces_table_has_a_row_per_face_of_every_photo():
     first = PhotoPrediction(640, 480, [face((10, 20, 30, 40)), face((100, 20, 30, 40), age=61.26, female_probability=0.123456)])
     second = PhotoPrediction(200, 200, [face((0, 0, 200, 200), female_probability=0.5)], message="read whole")
     table = faces_table([("party.jpg", first), ("empty.png", PhotoPrediction(9, 9, [], "no face")), ("chip.png", second)])
-    assert list(table.columns) == ["image", "face", "x", "y", "width", "height", "confidence", "age", "gender", "female_probability", "warnings"]
+    assert list(table.columns) == [
+        "image",
+        "face",
+        "x",
+        "y",
+        "width",
+        "height",
+        "confidence",
+        "age",
+        "gender",
+        "female_probability",
+        "warnings",
+    ]
     assert table[["image", "face"]].values.tolist() == [["party.jpg", 1], ["party.jpg", 2], ["chip.png", 1]]
     assert table.loc[1, ["x", "y", "width", "height"]].tolist() == [100, 20, 30, 40]
     assert table.loc[1, "age"] == 61.3 and table.loc[1, "female_probability"] == 0.1235 and table.loc[1, "gender"] == "male"
     assert table.loc[2, "gender"] == "female", "0.5 counts as female, as in core.inference.photos"
     assert table["confidence"].isna().all()
     assert pd.read_csv(io.StringIO(table.to_csv(index=False))).shape == (3, 11)
-    honest = dataclasses.replace(face((5, 5, 30, 30)), age_low=30.0, age_high=41.0, interval_level=0.8, warnings=("small", "turned"))
+    honest = dataclasses.replace(
+        face((5, 5, 30, 30)), age_low=30.0, age_high=41.0, interval_level=0.8, warnings=("small", "turned")
+    )
     row = faces_table([("small.jpg", PhotoPrediction(99, 99, [honest]))]).iloc[0]
     assert (row["age_low"], row["age_high"], row["interval_level"], row["warnings"]) == (30.0, 41.0, 0.8, "small; turned")
 

@@ -23,7 +23,9 @@ def first_launch(tmp_path, monkeypatch, tiny_starter):
     monkeypatch.setenv("AGEGENDER_CSV", str(tmp_path / "no-such.csv"))
     monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "empty-runs"))
     config = runs.read_config(tiny_starter)
-    runs.write_config(tiny_starter, dataclasses.replace(config, train=dataclasses.replace(config.train, csv_path="/elsewhere/faces.csv.gz")))
+    runs.write_config(
+        tiny_starter, dataclasses.replace(config, train=dataclasses.replace(config.train, csv_path="/elsewhere/faces.csv.gz"))
+    )
     return tiny_starter
 
 
@@ -53,7 +55,9 @@ def test_predictions_and_explain_pages_say_the_starter_s_faces_belong_to_a_diffe
     assert any("belong to a different file" in message for message in texts(explain, "info"))
 
 
-def test_runs_page_marks_the_starter_shows_its_card_and_never_offers_to_delete_it(tmp_path, monkeypatch, tiny_starter, tiny_both_run):
+def test_runs_page_marks_the_starter_shows_its_card_and_never_offers_to_delete_it(
+    tmp_path, monkeypatch, tiny_starter, tiny_both_run
+):
     monkeypatch.setenv("AGEGENDER_RUNS", str(runs_folder(tmp_path / "runs", **{MINE: tiny_both_run})))
     app = open_page("runs")
     table = app.dataframe[0].value

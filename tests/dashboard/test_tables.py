@@ -100,8 +100,12 @@ def test_age_histogram_and_balance_count_every_face():
 def test_training_curves_draw_each_metric_with_its_validation_points():
     history = [
         runs.HistoryRecord("batch", 1, 2, 4, 1, batch=2, metrics={"loss": 0.9, "gender_accuracy": 0.5}),
-        runs.HistoryRecord("epoch", 1, 2, 4, 2, metrics={"loss": 0.8, "gender_accuracy": 0.55, "val_loss": 0.7, "val_gender_accuracy": 0.6}),
-        runs.HistoryRecord("epoch", 2, 2, 4, 4, metrics={"loss": 0.6, "gender_accuracy": 0.65, "val_loss": 0.65, "val_gender_accuracy": 0.7}),
+        runs.HistoryRecord(
+            "epoch", 1, 2, 4, 2, metrics={"loss": 0.8, "gender_accuracy": 0.55, "val_loss": 0.7, "val_gender_accuracy": 0.6}
+        ),
+        runs.HistoryRecord(
+            "epoch", 2, 2, 4, 4, metrics={"loss": 0.6, "gender_accuracy": 0.65, "val_loss": 0.65, "val_gender_accuracy": 0.7}
+        ),
     ]
     assert figures.curve_metrics(history) == ["loss", "gender_accuracy"]
     figure = figures.training_curves(history)

@@ -92,7 +92,12 @@ def test_the_report_on_the_shared_csv(faces):
 
 def test_label_doubts_are_confident_contradictions():
     predictions = pd.DataFrame(
-        {"gender": [1, 0, 1, 0], "pred_gender_prob": [0.02, 0.5, 0.99, 0.97], "age": [30, 30, 30, 80], "age_error": [1, -26, 2, -3]}
+        {
+            "gender": [1, 0, 1, 0],
+            "pred_gender_prob": [0.02, 0.5, 0.99, 0.97],
+            "age": [30, 30, 30, 80],
+            "age_error": [1, -26, 2, -3],
+        }
     )
     doubts = data_health.label_doubts(predictions)
     assert list(doubts.index) == [0, 1, 3]

@@ -103,7 +103,9 @@ def test_the_cli_writes_the_csv_and_reports_as_json(shared_faces, tmp_path):
     assert done.returncode == 0 and result["faces_written"] == 5
     assert result["problems"] == ["20_1_0_nothing.png: not a JPEG, PNG or WebP image (the file is empty)"]
     assert "5/6 images" in done.stderr or "6/6 images" in done.stderr, "a progress bar on stderr"
-    missing = subprocess.run([*command[:4], str(tmp_path / "nowhere")] + command[5:], cwd=REPO_ROOT, capture_output=True, text=True)
+    missing = subprocess.run(
+        [*command[:4], str(tmp_path / "nowhere")] + command[5:], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert missing.returncode == 1 and "No folder or archive at" in json.loads(missing.stdout.strip())["error"]
 
 
@@ -120,4 +122,4 @@ def test_an_archive_s_own_labels_file_labels_its_photos_by_path_or_by_bare_name(
     report = import_faces(archive, tmp_path / "out.csv")
     assert {problem.file: problem.reason.split(":")[0] for problem in report.problems} == {"mine/b/1.jpg": "no labels"}
     faces, _ = load_faces(tmp_path / "out.csv")
-    assert sorted(zip(faces.img_name, faces.age.tolist())) == [("1.jpg", 30), ("solo.jpg", 50)]
+    assert sorted(zip(faces.img_name, faces.age.tolist(), strict=True)) == [("1.jpg", 30), ("solo.jpg", 50)]

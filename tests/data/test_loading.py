@@ -181,7 +181,10 @@ GOOD_ROWS = HEADER + "\n" + row() + "\n" + row(age="40", gender="1") + "\n"
 HOSTILE = {
     "random bytes": (bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8)), "is not a text CSV"),
     "a zipped CSV": (zipped({"faces.csv": GOOD_ROWS}), "is a ZIP archive"),
-    "an .xlsx spreadsheet": (zipped({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}), "export the sheet as CSV"),
+    "an .xlsx spreadsheet": (
+        zipped({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
+        "export the sheet as CSV",
+    ),
     "an .xls spreadsheet": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000), "Excel 97-2003"),
     "a huge first line": (b"age" + b"x" * 30_000_000, "first line is 30,000,003 characters long"),
     "a PDF": (b"%PDF-1.7\n" + bytes(200), "a PDF document"),

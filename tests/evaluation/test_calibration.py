@@ -57,7 +57,7 @@ def test_intervals_tuned_on_half_a_real_validation_split_hold_on_the_other_half(
         calibration = fit_calibration(ages[fitted], predicted[fitted], None, None)
         frame = pd.DataFrame({"age": ages[judged], "pred_age": predicted[judged]})
         shares.append({(row["level"], row["age_bucket"]): row["coverage"] for row in coverage_table(frame, calibration)})
-    for (level, bucket) in shares[0]:
+    for level, bucket in shares[0]:
         held = np.mean([share[(level, bucket)] for share in shares])
         # About 50 faces per small bucket on each side: a bucket's mean over 30 halvings moves by about a point,
         # and half the faces fit cruder bounds than a whole split (tuned in-sample, 10-19 and 60-69 held 75 %).
@@ -115,7 +115,9 @@ def test_an_old_run_is_calibrated_by_the_cli_and_evaluated_with_its_intervals(ti
     )
     raw.to_csv(old_run / runs.PREDICTIONS_FILE, index=False)  # As runs from before calibration saved it.
 
-    done = subprocess.run([sys.executable, "-m", "core", "calibrate", str(old_run)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "calibrate", str(old_run)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert (old_run / runs.CALIBRATION_FILE).is_file() and (old_run / runs.MODEL_CARD_FILE).is_file()

@@ -72,8 +72,6 @@ def test_label_predictions_adds_names_buckets_and_absolute_errors(tiny_both_run)
         label_predictions(frame.drop(columns=["ethnicity"]))
 
 
-
-
 def test_confusion_matrix_rows_are_true_columns_predicted(frame):
     matrix = confusion_matrix(frame.assign(pred_gender=[1, 1, 1, 1]))
     assert matrix.tolist() == [[0, 2], [0, 2]]

@@ -25,12 +25,16 @@ def test_each_weakness_is_named():
     small = face_warnings(detection(), (10, 10, 30, 36), None, {})
     assert small == [f"the face is only 30 pixels across, smaller than the {MIN_FACE_PIXELS} the model reads: "
                      "a closer or sharper photo gives a surer answer"]  # fmt: skip
-    assert face_warnings(detection(confidence=0.8), (60, 60, 80, 100), None, {}) == ["the detector is not sure this is a face (80%)"]
+    assert face_warnings(detection(confidence=0.8), (60, 60, 80, 100), None, {}) == [
+        "the detector is not sure this is a face (80%)"
+    ]
     turned = FRONTAL.copy()
     turned[2, 0] += 18  # The nose far to one side of the eyes' middle: a head turned away.
     assert nose_offset(turned) > MAX_NOSE_OFFSET
     assert any("turned away" in warning for warning in face_warnings(detection(turned), (60, 60, 80, 100), None, {}))
-    assert face_warnings(None, (0, 0, 200, 200), 63.0, {"60-69": 8.8}) == ["faces of this age (60-69) are usually off by about 9 years"]
+    assert face_warnings(None, (0, 0, 200, 200), 63.0, {"60-69": 8.8}) == [
+        "faces of this age (60-69) are usually off by about 9 years"
+    ]
 
 
 def test_a_tilted_head_is_not_a_turned_one():

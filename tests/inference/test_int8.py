@@ -27,7 +27,9 @@ def test_predictions_keep_the_order_of_the_faces_across_batches(tiny_both_run, f
     one_by_one = [predictor.predict(images[index : index + 1]) for index in range(0, len(images), 97)]
     assert set(together) == {"gender", "age"} and len(together["age"]) == len(images)
     for head in ("gender", "age"):
-        np.testing.assert_allclose(together[head][::97], np.concatenate([single[head] for single in one_by_one]), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            together[head][::97], np.concatenate([single[head] for single in one_by_one]), rtol=1e-5, atol=1e-4
+        )
     assert together["gender"].min() >= 0 and together["gender"].max() <= 1
 
 

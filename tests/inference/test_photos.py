@@ -163,7 +163,9 @@ def test_predictor_averages_with_the_mirror_image_for_flip_presets():
     flipped = Predictor(KerasModel(model), flip_test_time=True).predict(faces)
     expected_female = (np.asarray(plain["gender"])[:, 1] + np.asarray(mirrored["gender"])[:, 1]) / 2
     np.testing.assert_allclose(flipped["gender"], expected_female, rtol=1e-5)
-    np.testing.assert_allclose(flipped["age"], (np.asarray(plain["age"])[:, 0] + np.asarray(mirrored["age"])[:, 0]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(
+        flipped["age"], (np.asarray(plain["age"])[:, 0] + np.asarray(mirrored["age"])[:, 0]) / 2, rtol=1e-5
+    )
     unflipped = Predictor(KerasModel(model), flip_test_time=False).predict(faces)
     np.testing.assert_allclose(unflipped["age"], np.asarray(plain["age"])[:, 0], rtol=1e-5)
 
@@ -190,10 +192,12 @@ def test_a_folder_of_photos_becomes_a_table_of_faces_and_a_bad_photo_a_row(tiny_
     faces = table[table["face"].notna()]
     assert len(faces) == 3 and faces["age"].notna().all() and faces["gender"].isin(["female", "male"]).all()
     assert (faces["age_low"] <= faces["age_high"]).all()
-    errors = dict(zip(table["image"].map(lambda path: path.rsplit("/", 1)[-1]), table["error"]))
+    errors = dict(zip(table["image"].map(lambda path: path.rsplit("/", 1)[-1]), table["error"], strict=True))
     assert errors["broken.jpg"] == "not a JPEG, PNG or WebP image" and errors["sky.png"] == NO_FACE_MESSAGE
     # The same faces as one by one.
     predictor = FacePredictor.from_runs([tiny_both_run])
     first = predict_photo(predictor, chips[0]).faces[0]
     row = faces[faces["image"] == str(folder / chips[0].name)].iloc[0]
-    assert row["age"] == pytest.approx(first.age, abs=0.051) and row["female_probability"] == pytest.approx(first.female_probability, abs=5e-5)
+    assert row["age"] == pytest.approx(first.age, abs=0.051) and row["female_probability"] == pytest.approx(
+        first.female_probability, abs=5e-5
+    )

@@ -78,7 +78,11 @@ def test_a_bfloat16_model_keeps_float32_heads_and_has_a_float32_twin_with_its_we
 
 @pytest.mark.parametrize(
     "cpuinfo, expected",
-    [("flags\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True), ("flags : fpu amx_bf16 amx_tile\n", True), ("flags : fpu sse2 avx2 fma\n", False)],
+    [
+        ("flags\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True),
+        ("flags : fpu amx_bf16 amx_tile\n", True),
+        ("flags : fpu sse2 avx2 fma\n", False),
+    ],
 )
 def test_bfloat16_is_used_only_where_the_cpu_has_bfloat16_instructions(tmp_path, cpuinfo, expected):
     (tmp_path / "cpuinfo").write_text(cpuinfo)
@@ -87,7 +91,15 @@ def test_bfloat16_is_used_only_where_the_cpu_has_bfloat16_instructions(tmp_path,
 
 
 def test_seed_models_use_only_the_agreed_layer_kinds():
-    allowed = (layers.InputLayer, layers.Conv2D, layers.MaxPooling2D, layers.BatchNormalization, layers.Dropout, layers.Flatten, layers.Dense)
+    allowed = (
+        layers.InputLayer,
+        layers.Conv2D,
+        layers.MaxPooling2D,
+        layers.BatchNormalization,
+        layers.Dropout,
+        layers.Flatten,
+        layers.Dense,
+    )
     model = build_model(get_preset("seed"), "both")
     assert all(isinstance(layer, allowed) for layer in model.layers)
 

@@ -30,11 +30,15 @@ def test_each_augmented_face_is_taught_its_teachers_answer_for_that_face(shared_
     taught_batches = make_dataset(faces.images[rows], targets, 32, True, seed=3, teach=taught_targets(teachers))
     # The same pipeline untaught: the same shuffle, so the same faces' true labels, batch by batch.
     label_batches = make_dataset(faces.images[rows], targets, 32, True, seed=3)
-    for (images, taught), (_, labels) in zip(taught_batches.take(2), label_batches.take(2)):
+    for (images, taught), (_, labels) in zip(taught_batches.take(2), label_batches.take(2), strict=True):
         answers = [teacher.predict(images.numpy(), verbose=0) for teacher in teachers]
         for name in ("gender", "age_distribution"):
-            expected = (1 - TEACHER_WEIGHT) * labels[name].numpy() + TEACHER_WEIGHT * np.mean([answer[name] for answer in answers], axis=0)
-            np.testing.assert_allclose(taught[name].numpy(), expected, atol=1e-5, err_msg=f"{name}: the label and these faces' answers")
+            expected = (1 - TEACHER_WEIGHT) * labels[name].numpy() + TEACHER_WEIGHT * np.mean(
+                [answer[name] for answer in answers], axis=0
+            )
+            np.testing.assert_allclose(
+                taught[name].numpy(), expected, atol=1e-5, err_msg=f"{name}: the label and these faces' answers"
+            )
         for name in ("age", "ethnicity"):  # Not taught: the true labels.
             np.testing.assert_array_equal(taught[name].numpy(), labels[name].numpy())
     nearest_raw_face = np.abs(faces.as_float(rows) - images.numpy()[0]).reshape(len(rows), -1).max(axis=1).min()
@@ -42,7 +46,9 @@ def test_each_augmented_face_is_taught_its_teachers_answer_for_that_face(shared_
 
 
 @pytest.mark.slow  # Trains a real model or starts a real training process.
-def test_a_best_run_trains_its_teacher_on_its_split_and_resumes_after_a_stop_in_the_teacher_and_in_the_student(shared_csv, tmp_path):
+def test_a_best_run_trains_its_teacher_on_its_split_and_resumes_after_a_stop_in_the_teacher_and_in_the_student(
+    shared_csv, tmp_path
+):
     run_dir = tmp_path / "run"
     config = TrainConfig(task="both", preset="best", epochs=2, limit=4000, log_every_batches=2, csv_path=str(shared_csv))
     teacher = run_dir / runs.TEACHERS_DIR / "teacher-1"
@@ -84,7 +90,9 @@ def test_a_best_run_trains_its_teacher_on_its_split_and_resumes_after_a_stop_in_
     split = np.load(run_dir / runs.SPLIT_FILE)
     teacher_split = np.load(teacher / runs.SPLIT_FILE)
     assert all(np.array_equal(split[part], teacher_split[part]) for part in ("train", "val", "test")), "the student's split"
-    assert runs.read_config(teacher).train.seed == config.seed + 1 and runs.read_config(teacher).train.preset.name == "compact-dldl"
+    assert (
+        runs.read_config(teacher).train.seed == config.seed + 1 and runs.read_config(teacher).train.preset.name == "compact-dldl"
+    )
 
     faces, _ = load_faces(shared_csv)
     assert_beats_constant_answers(faces, split, result.test)  # The student learned, like any run.

@@ -78,7 +78,9 @@ def test_a_model_trained_on_real_faces_beats_trivial_baselines_and_leaves_every_
     assert np.array_equal(np.sort(predictions["row_id"]), test_rows)
     truth = faces.gender[predictions["row_id"]]
     assert metrics["test"]["accuracy"] == pytest.approx(np.mean((predictions["pred_gender_prob"] >= 0.5) == truth))
-    assert metrics["test"]["mae"] == pytest.approx(np.abs(predictions["pred_age"] - faces.age[predictions["row_id"]]).mean(), abs=0.01)
+    assert metrics["test"]["mae"] == pytest.approx(
+        np.abs(predictions["pred_age"] - faces.age[predictions["row_id"]]).mean(), abs=0.01
+    )
     assert metrics["test"]["accuracy"] == pytest.approx(result.test["accuracy"])
     assert len(metrics["test"]["by_age_bucket"]) == 9 and metrics["test"]["confusion_matrix"]
 
@@ -116,7 +118,9 @@ def test_an_age_run_reports_the_mae_of_its_own_predictions(tiny_age_run, shared_
     predictions = pd.read_csv(tiny_age_run / "predictions.csv")
     faces, _ = load_faces(shared_csv)
     assert "accuracy" not in metrics["test"] and "pred_gender_prob" not in predictions
-    assert metrics["test"]["mae"] == pytest.approx(np.abs(predictions["pred_age"] - faces.age[predictions["row_id"]]).mean(), abs=0.01)
+    assert metrics["test"]["mae"] == pytest.approx(
+        np.abs(predictions["pred_age"] - faces.age[predictions["row_id"]]).mean(), abs=0.01
+    )
 
 
 @pytest.mark.slow  # Trains a real model or starts a real training process.
@@ -255,7 +259,9 @@ def test_group_balance_weighs_every_gender_and_ethnicity_group_the_same_and_its_
     face_weights = rng.uniform(0, 3, 64).astype(np.float32)
     dataset = make_dataset(images, {"gender": np.eye(2, dtype=np.float32)[gender]}, 64, False, 0, face_weights)
     inputs = keras.Input((48, 48, 1))
-    model = keras.Model(inputs, {"gender": keras.layers.Dense(2, activation="softmax", name="gender")(keras.layers.Flatten()(inputs))})
+    model = keras.Model(
+        inputs, {"gender": keras.layers.Dense(2, activation="softmax", name="gender")(keras.layers.Flatten()(inputs))}
+    )
     model.compile(loss={"gender": "categorical_crossentropy"})
     cross_entropy = -np.log(model.predict(images / 255.0, verbose=0)["gender"][np.arange(64), gender])
     loss = model.evaluate(dataset, verbose=0, return_dict=True)["loss"]
@@ -273,7 +279,9 @@ def test_group_balance_weighs_every_gender_and_ethnicity_group_the_same_and_its_
     data = load_prepared_data(runs.load_run(run_dir))
     _, _, batch_weights = next(iter(training_dataset(data, ("gender", "age"), None)))
     assert len(batch_weights) == config.batch_size and not np.allclose(batch_weights, 1.0)
-    unweighted = dataclasses.replace(data, config=dataclasses.replace(data.config, train=dataclasses.replace(config, preset="compact-dldl")))
+    unweighted = dataclasses.replace(
+        data, config=dataclasses.replace(data.config, train=dataclasses.replace(config, preset="compact-dldl"))
+    )
     assert len(training_dataset(unweighted, ("gender", "age"), None).element_spec) == 2
 
 
@@ -289,7 +297,9 @@ class _OwnWeightAverage(keras.callbacks.Callback):
         if self.average is None:  # The first step's weights start the average.
             self.average = dict(self.last_step)
         else:
-            self.average = {path: self.momentum * self.average[path] + (1 - self.momentum) * value for path, value in self.last_step.items()}
+            self.average = {
+                path: self.momentum * self.average[path] + (1 - self.momentum) * value for path, value in self.last_step.items()
+            }
 
     def on_epoch_end(self, epoch, logs=None):
         self.by_epoch[epoch + 1] = {"average": dict(self.average), "last_step": dict(self.last_step)}
@@ -308,7 +318,9 @@ def test_weight_averaging_saves_the_average_of_the_steps_not_the_last_step(share
     expected = own.by_epoch[best_epoch]
     assert saved.trainable_variables and {v.path for v in saved.trainable_variables} <= set(expected["average"])
     for variable in saved.trainable_variables:
-        np.testing.assert_allclose(np.array(variable), expected["average"][variable.path], rtol=1e-4, atol=1e-5, err_msg=variable.path)
+        np.testing.assert_allclose(
+            np.array(variable), expected["average"][variable.path], rtol=1e-4, atol=1e-5, err_msg=variable.path
+        )
     # Not the weights of that epoch's last step, which a run without averaging would have saved.
     farthest = max(np.abs(np.array(v) - expected["last_step"][v.path]).max() for v in saved.trainable_variables)
     assert farthest > 1e-3

@@ -46,7 +46,7 @@ def test_two_workers_on_localhost_train_one_model_and_the_chief_writes_the_run(s
         for worker in workers:
             worker.kill()
     print(f"two workers trained in {time.perf_counter() - started:.0f} s")
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
     chief, other = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
     assert chief["status"] == other["status"] == "completed"

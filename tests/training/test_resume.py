@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import shutil
 import signal
@@ -64,7 +65,7 @@ def test_a_run_killed_during_an_epoch_resumes_from_its_last_whole_epoch_and_fini
     # Every epoch once, in order: those before the kill kept, the unfinished one run again.
     assert whole_epochs(run_dir) == list(range(1, EPOCHS + 1))
     epochs = [record for record in runs.read_history(run_dir) if record.kind == "epoch"]
-    assert all(later.elapsed > earlier.elapsed for earlier, later in zip(epochs, epochs[1:])), "the clock runs on"
+    assert all(later.elapsed > earlier.elapsed for earlier, later in itertools.pairwise(epochs)), "the clock runs on"
     assert run.metrics.best_epoch >= best_before and run.metrics.best_epoch in whole_epochs(run_dir)
     assert not (run_dir / runs.CHECKPOINT_DIR).exists(), "a completed run keeps no checkpoint"
     keras.saving.load_model(run_dir / runs.MODEL_FILE)
@@ -81,7 +82,10 @@ def test_what_cannot_be_resumed_is_refused_with_the_reason(tiny_gender_run, tmp_
     shutil.copytree(tiny_gender_run, finished)
     done = subprocess.run([sys.executable, "-m", "core", "train", "--resume", str(finished)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 1 and "has completed: there is nothing to resume" in json.loads(done.stdout.strip().splitlines()[-1])["error"]
+    assert (
+        done.returncode == 1
+        and "has completed: there is nothing to resume" in json.loads(done.stdout.strip().splitlines()[-1])["error"]
+    )
     mixed = subprocess.run([sys.executable, "-m", "core", "train", "--resume", str(finished), "--epochs", "3"], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert mixed.returncode == 2 and "--resume continues a run with its own settings; drop --epochs" in mixed.stderr
@@ -95,7 +99,9 @@ def test_a_resume_refused_before_training_leaves_the_run_stopped_and_usable(tiny
     shutil.copytree(tiny_gender_run, run_dir)
     runs.lifecycle.mark_stopped(run_dir)
     (run_dir / runs.CHECKPOINT_DIR).mkdir()
-    (run_dir / runs.CHECKPOINT_DIR / "keeper.json").write_text(json.dumps({"epoch": 1, "elapsed": 5.0, "best_value": 0.6, "best_epoch": 1}))
+    (run_dir / runs.CHECKPOINT_DIR / "keeper.json").write_text(
+        json.dumps({"epoch": 1, "elapsed": 5.0, "best_value": 0.6, "best_epoch": 1})
+    )
     (run_dir / runs.CHECKPOINT_DIR / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0}))
     config = runs.read_config(run_dir)
     runs.write_config(run_dir, dataclasses.replace(config, data_hash="0" * 32))  # Its data is gone.

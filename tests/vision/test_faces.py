@@ -79,7 +79,7 @@ def test_every_face_of_a_group_photo_is_found_with_its_box(chips):
         places.append((left, top))
     faces = detect_faces(np.asarray(photo))
     assert len(faces) == CHIPS_IN_GROUP, [face.box for face in faces]
-    for face, (left, top) in zip(faces, places):  # Both left to right.
+    for face, (left, top) in zip(faces, places, strict=True):  # Both left to right.
         x, y, width, height = face.box
         assert left <= x + width / 2 <= left + GROUP_CHIP_SIDE and top <= y + height / 2 <= top + GROUP_CHIP_SIDE
         assert 0.3 * GROUP_CHIP_SIDE < width < 1.1 * GROUP_CHIP_SIDE
