@@ -10,16 +10,13 @@ shows it always agree with the run.
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from core import runs
-from core.labels import ETHNICITIES
-from core.labels import AGE_BUCKET_LABELS
+from core.labels import AGE_BUCKET_LABELS, ETHNICITIES
 
 # Buckets whose MAE the limitations quote: the oldest faces, where errors are largest.
 OLDER_BUCKETS = ("50-59", "60-69", "70+")
@@ -35,7 +32,9 @@ def model_card(run: runs.RunInfo) -> str:
         raise ValueError(f"run {run.run_id} has no {runs.METRICS_FILE} yet (state: {run.state}): no card before it has finished")
     config, test = run.config, run.metrics.test
     recipe = config.train.preset
-    heads = " and ".join({"gender": "gender (female or male, with a probability)", "age": "age in years"}[head] for head in config.heads)
+    heads = " and ".join(
+        {"gender": "gender (female or male, with a probability)", "age": "age in years"}[head] for head in config.heads
+    )
     predictions = runs.read_predictions(run.run_dir) if (run.run_dir / runs.PREDICTIONS_FILE).is_file() else None
     lines = [
         f"# Model card: {run.run_id}",
@@ -49,7 +48,7 @@ def model_card(run: runs.RunInfo) -> str:
         "",
         f"Trained on `{Path(config.train.csv_path).name}` (content hash `{config.data_hash}`): "
         f"{_count(config.rows_used)} of its {_count(config.rows_in_file)} rows, split {_split_text(config)}. "
-        "The faces come from UTKFace (the \"age, gender, ethnicity (face data)\" CSV is made from its aligned and "
+        'The faces come from UTKFace (the "age, gender, ethnicity (face data)" CSV is made from its aligned and '
         "cropped chips), which is for non-commercial research use only.",
     ]
     if predictions is not None and len(predictions):

@@ -15,8 +15,9 @@ from core.evaluation.metrics import Summary
 from core.files import write_atomic
 from core.runs.layout import FAILED, LEGACY_SETTINGS
 
+
 def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:

@@ -261,4 +261,3 @@ def delete_run(run_dir: Path) -> None:
     if run.state == RUNNING:
         raise ValueError(f"Run {run.run_id} is still training; stop it before deleting it")
     shutil.rmtree(run.run_dir)
-

@@ -53,7 +53,9 @@ def test_a_run_directory_from_before_the_schema_still_loads(tmp_path):
     """Runs written by earlier versions: no preset (the seed recipe), no dtype policy, a history line half-written."""
     (tmp_path / runs.CONFIG_FILE).write_text(json.dumps({"task": "gender", "epochs": 4, "csv_path": "old.csv", "seed": 1}))
     (tmp_path / runs.STATUS_FILE).write_text(json.dumps({"state": "completed", "pid": 1, "finished": "yes"}))
-    (tmp_path / runs.HISTORY_FILE).write_text('{"kind": "epoch", "epoch": 1, "epochs": 4, "steps": 9, "elapsed": 2, "loss": 1}\n{"kind": "ep')
+    (tmp_path / runs.HISTORY_FILE).write_text(
+        '{"kind": "epoch", "epoch": 1, "epochs": 4, "steps": 9, "elapsed": 2, "loss": 1}\n{"kind": "ep'
+    )
     (tmp_path / runs.METRICS_FILE).write_text(json.dumps({"task": "gender", "test": {"n": 5, "accuracy": 0.8}}))
     run = runs.load_run(tmp_path)
     assert (run.config.train.preset.name, run.config.dtype_policy, run.config.data_hash) == ("seed", "float32", None)
