@@ -32,8 +32,8 @@ from core.config import TrainConfig
 from core.data.loading import FaceData, load_faces
 from core.data.splits import Split
 from core.inference.int8 import Int8Model
-from core.inference.predictor import KerasModel, Predictor
-from core.networks.presets import DEFAULT_PRESET, get_preset
+from core.inference.predictor import Predictor
+from core.networks.presets import DEFAULT_PRESET
 from core.training.loop import train
 from core.training.prepare import rows_and_split
 
@@ -52,7 +52,7 @@ class TestQualityClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.training_seconds += time.perf_counter() - self.epoch_started
-        predicted = Predictor(KerasModel(self.model), self.flip).predict(self.images)
+        predicted = Predictor(KerasPredict(self.model), self.flip).predict(self.images)
         accuracy = float(((predicted["gender"] >= 0.5) == self.gender).mean()) if "gender" in predicted else None
         mae = float(np.abs(predicted["age"] - self.age).mean()) if "age" in predicted else None
         self.points.append((self.training_seconds, accuracy, mae))
@@ -102,12 +102,25 @@ def faces_per_second(predict, images: np.ndarray, repeats: int = 3) -> float:
     return repeats * len(images) / (time.perf_counter() - started)
 
 
+class KerasPredict:
+    """The naive way as a back-end of core.inference.predictor: Keras' own `model.predict`, batches of 512."""
+
+    def __init__(self, model):
+        self.model = model
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(self.model.output_names)
+
+    def run(self, passes: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        return [self.model.predict(images, batch_size=512, verbose=0) for images in passes]
+
+
 def inference_speed(run_dir: Path, images: np.ndarray) -> None:
-    """Print faces/s of the run's Keras model (the naive way) and of its int8 copy, one pass and with flip TTA."""
+    """Print faces/s of the run's Keras model (the naive way: `model.predict`) and of its int8 copy, one pass and with flip TTA."""
     model = keras.saving.load_model(run_dir / runs.MODEL_FILE)
     # Keras is timed first: OpenVINO's worker threads, once started, keep spinning for a while and would slow it.
-    keras_model = KerasModel(model)
-    naive = {flip: faces_per_second(Predictor(keras_model, flip).predict, images) for flip in (False, True)}
+    naive = {flip: faces_per_second(Predictor(KerasPredict(model), flip).predict, images) for flip in (False, True)}
     int8_model = Int8Model(run_dir / runs.INT8_MODEL_FILE)
     fast = {flip: faces_per_second(Predictor(int8_model, flip).predict, images) for flip in (False, True)}
     print(f"\n(b) batch inference ({len(images):,} faces, warm; {run_dir.name})\n")
@@ -133,11 +146,8 @@ def time_to_seed_quality(args, faces: FaceData) -> Path:
     """Part (a); returns the default preset's run directory."""
     baseline = seed_baseline(args)
     seed_seconds = baseline["gender"]["seconds"] + baseline["age"]["seconds"]
-    preset = get_preset(DEFAULT_PRESET)
-    task = "both" if preset.shared_trunk else "gender"
     # The seed runs' own seed and kind of split, so that both are scored on the same test faces.
     config = TrainConfig(
-        task=task,
         preset=DEFAULT_PRESET,
         seed=baseline["split_seed"],
         split=baseline["split"],
@@ -145,12 +155,14 @@ def time_to_seed_quality(args, faces: FaceData) -> Path:
         limit=args.limit,
         csv_path=str(args.csv),
     )
-    run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{task}"
+    run_dir = RUNS / f"speed-{DEFAULT_PRESET}-{config.task}"
     # The split depends only on the data and the config, so it is known before training.
     test_rows = rows_and_split(faces, config)[1].test
     if not np.array_equal(test_rows, baseline["test_rows"]):
         raise SystemExit("the seed runs were tested on other faces (another --limit or CSV?); use the same for both")
-    clock = TestQualityClock(faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], preset.flip_test_time)
+    clock = TestQualityClock(
+        faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], config.preset.flip_test_time
+    )
     train(config, run_dir, verbose=0, callbacks=(clock,))
     if not np.array_equal(Split.load(run_dir / runs.SPLIT_FILE).test, test_rows):
         raise RuntimeError("the run's test split differs from the one scored per epoch")

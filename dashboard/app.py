@@ -44,7 +44,6 @@ navigation = st.navigation(
 widgets.sidebar_status()
 try:
     navigation.run()
-except (
-    Exception
-) as error:  # The last line of defence: a page never shows a raw traceback (st.stop and reruns are not Exceptions).
+except Exception as error:
+    # The last line of defence: a page never shows a raw traceback (st.stop and reruns are not Exceptions).
     widgets.unexpected_error(error)

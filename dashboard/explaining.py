@@ -4,7 +4,7 @@
     picked = faces_by_row_id(frame, parse_row_ids("12, 40"))  # faces typed in or chosen on other pages
     groups = group_samples(frame, "gender_name", per_group=64, seed=0)  # for core.explain.maps.group_averages
 
-`frame` is a run's predictions as `core.evaluation.label_predictions` gives
+`frame` is a run's predictions as `core.evaluation.metrics.label_predictions` gives
 them; row ids are positions in the loaded CSV (`FaceData.images[row_id]`).
 """
 

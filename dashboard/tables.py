@@ -1,6 +1,6 @@
 """Tables the pages show, built from run files and predictions; Streamlit-free.
 
-    frame = core.runs.read_predictions(run_dir)           # labelled by core.evaluation.label_predictions
+    frame = core.runs.read_predictions(run_dir)           # labelled by core.evaluation.metrics.label_predictions
     breakdown_table(summarize(frame).by_age_bucket)        # MAE / accuracy per age bucket
     calibration_table(frame)                               # predicted vs observed P(female)
     runs_table(list_runs())                                # the Runs page overview

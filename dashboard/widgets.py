@@ -75,7 +75,7 @@ def choose_csv(path: str | Path) -> None:
 def save_upload(upload) -> Path:
     """Write an uploaded file to disk, once per upload, and return its path.
 
-    `core.data.load_faces`, the importer and the training process read files,
+    `core.data.loading.load_faces`, the importer and the training process read files,
     not buffers, and runs remember the path, so uploads are kept in the
     (git-ignored) cache folder, `.cache/uploads/` by default, rather than a
     temp folder that a reboot empties.

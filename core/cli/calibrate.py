@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core import runs
@@ -43,3 +44,7 @@ def main(argv=None) -> int:
     metrics = runs.read_metrics(run.run_dir)
     print(json.dumps({"run_dir": str(run.run_dir), "gender_ece": metrics.gender_ece, "coverage": metrics.coverage}))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from core import runs
 from core.data.health import AGE_CONFLICT_YEARS, health_report, label_doubts
@@ -33,3 +34,7 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -29,3 +30,7 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core.inference.export import FORMATS
@@ -32,3 +33,7 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result.to_json()))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

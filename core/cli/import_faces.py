@@ -33,3 +33,7 @@ def main(argv=None) -> int:
         print(f"left out {problem}", file=sys.stderr)
     print(json.dumps(report.to_json()))
     return 0 if report.faces_written else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

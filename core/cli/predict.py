@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core import runs
@@ -75,3 +76,7 @@ def main(argv=None) -> int:
         failed |= error is not None
     print(json.dumps({"runs": used, "images": images}))
     return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

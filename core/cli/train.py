@@ -119,3 +119,7 @@ def main(argv=None) -> int:
         return 1
     print(json.dumps(result.to_json()))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

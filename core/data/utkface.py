@@ -2,7 +2,7 @@
 
     chips = chip_files("../shared/data/faces")  # every chip of a folder, by name
     chip = parse_chip_name(path)            # ChipName(age=100, gender=1, ethnicity=0, img_name=...)
-    row = csv_row(faces, chip)              # position of that face in core.data.load_faces(...)
+    row = csv_row(faces, chip)              # position of that face in core.data.loading.load_faces(...)
 
 The CSV's `img_name` is the part of the file name after the third underscore,
 but it is not unique (UTKFace reuses time stamps), so a chip's row is the one

@@ -6,7 +6,7 @@ public face (`from core import runs; runs.load_run(...)`); lifecycle's transitio
 `runs.lifecycle.mark_started(...)` so that every status change reads as one.
 """
 
-from core.runs import layout, lifecycle
+from core.runs import lifecycle
 from core.runs.layout import *  # noqa: F403  (the file names and states)
 from core.runs.lifecycle import pid_alive, read_status, request_stop, stop_requested
 from core.runs.records import HistoryRecord, RunConfig, RunMetrics, Status, now_iso, read_json, write_json_atomic
@@ -32,40 +32,3 @@ from core.runs.store import (
     write_config,
     write_metrics,
 )
-
-# The layout's file names and states, then the names imported above.
-__all__ = [
-    *layout.__all__,
-    "lifecycle",
-    "pid_alive",
-    "read_status",
-    "request_stop",
-    "stop_requested",
-    "HistoryRecord",
-    "RunConfig",
-    "RunMetrics",
-    "Status",
-    "now_iso",
-    "read_json",
-    "write_json_atomic",
-    "RunInfo",
-    "active_run",
-    "append_history",
-    "available_runs",
-    "clear_results",
-    "delete_run",
-    "epochs_done",
-    "list_runs",
-    "load_run",
-    "load_run_faces",
-    "new_run_dir",
-    "read_calibration",
-    "read_config",
-    "read_history",
-    "read_metrics",
-    "read_predictions",
-    "remove",
-    "write_calibration",
-    "write_config",
-    "write_metrics",
-]

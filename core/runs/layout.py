@@ -53,8 +53,8 @@ FILES = (
     # state, after every whole epoch: what --resume continues from. Deleted when a run completes.
     CHECKPOINT := RunFile("checkpoint", "the state after the last whole epoch, for --resume (a folder)"),
     TENSORBOARD := RunFile("tensorboard", "TensorBoard's logs: scalars per epoch and per N batches, the graph (a folder)"),
-    EXPORT := RunFile("export", "the model as ONNX, LiteRT or a SavedModel (core.export; a folder)"),
-    # A preset with teachers (core.distillation) trains them first, each a whole run of its own here.
+    EXPORT := RunFile("export", "the model as ONNX, LiteRT or a SavedModel (core.inference.export; a folder)"),
+    # A preset with teachers (core.training.distillation) trains them first, each a whole run of its own here.
     TEACHERS := RunFile("teachers", "the teachers' runs, teacher-1, teacher-2, ... (presets with teachers; a folder)"),
 )
 CONFIG_FILE, STATUS_FILE, LOG_FILE = CONFIG.name, STATUS.name, LOG.name

@@ -68,11 +68,15 @@ def mark_started(run_dir: Path, pid: int | None = None) -> Status:
 def mark_resumed(run_dir: Path, from_epoch: int | None = None, pid: int | None = None) -> Status:
     """A stopped or interrupted run trains again, in process `pid` (this one by default).
 
-    `from_epoch`: the trainer continues after this whole epoch, and the run's
-    count of resumes goes up; None when a launcher only hands the run to the
-    process that will resume it (the trainer then says from which epoch).
+    `from_epoch`: the trainer continues after this whole epoch, the stop
+    request that ended the run is honoured (removed), and the run's count of
+    resumes goes up; None when a launcher only hands the run to the process
+    that will resume it (the trainer then says from which epoch).
     """
-    counted = {} if from_epoch is None else {"resumes": read_status(run_dir).resumes + 1, "resumed_from_epoch": from_epoch}
+    counted = {}
+    if from_epoch is not None:
+        (Path(run_dir) / STOP_FILE).unlink(missing_ok=True)
+        counted = {"resumes": read_status(run_dir).resumes + 1, "resumed_from_epoch": from_epoch}
     return _write_status(run_dir, RUNNING, pid=pid or os.getpid(), ended_at=None, error=None, **counted)
 
 
@@ -81,9 +85,13 @@ def mark_completed(run_dir: Path) -> Status:
     return _write_status(run_dir, COMPLETED, ended_at=now_iso())
 
 
-def mark_stopped(run_dir: Path, reason: str | None = None) -> Status:
-    """The run ended before its end, on request, keeping its best model; `reason` when it was refused a resume, say."""
-    return _write_status(run_dir, STOPPED, ended_at=now_iso(), **({} if reason is None else {"error": reason}))
+def mark_stopped(run_dir: Path, reason: str | None = None, pid: int | None = None) -> Status:
+    """The run ended before its end, on request, keeping its best model.
+
+    `reason` when it was refused a resume, say; `pid` when the process marking it is not the one that trained it.
+    """
+    changes = ({} if reason is None else {"error": reason}) | ({} if pid is None else {"pid": pid})
+    return _write_status(run_dir, STOPPED, ended_at=now_iso(), **changes)
 
 
 def mark_failed(run_dir: Path, error: str) -> Status:

@@ -149,7 +149,7 @@ class RunMetrics:
     monitor: str | None
     monitor_value: float | None
     test: Summary
-    # Of a calibrated run (core.calibration.calibration_report): interval coverage per level and age
+    # Of a calibrated run (core.evaluation.calibration.calibration_report): interval coverage per level and age
     # bucket, and P(female)'s expected calibration error before and after, on the test split.
     coverage: list[dict] | None = None
     gender_ece: dict | None = None

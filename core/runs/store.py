@@ -106,9 +106,14 @@ def append_history(run_dir: Path, record: HistoryRecord) -> None:
 
 
 def read_calibration(run_dir: Path) -> Calibration | None:
-    """A run's calibration, or None when it has none (runs trained before calibration existed)."""
-    values = read_json(Path(run_dir) / CALIBRATION_FILE)
-    return None if values is None else Calibration.from_json(values)
+    """A run's calibration, or None when it has none (runs trained before calibration existed).
+
+    A calibration.json that is there but unreadable raises: answering uncalibrated without a word would hide it.
+    """
+    try:
+        return Calibration.from_json(json.loads((Path(run_dir) / CALIBRATION_FILE).read_text()))
+    except FileNotFoundError:
+        return None
 
 
 def write_calibration(run_dir: Path, calibration: Calibration) -> None:
@@ -186,7 +191,7 @@ class RunInfo:
 
 
 def read_predictions(run_dir: Path) -> pd.DataFrame:
-    """A run's test predictions with readable labels (core.evaluation.label_predictions).
+    """A run's test predictions with readable labels (core.evaluation.metrics.label_predictions).
 
     Raises:
         FileNotFoundError: the run has no predictions.csv.
@@ -199,7 +204,7 @@ def load_run_faces(run: RunInfo, first: Path | None = None, load=load_faces) -> 
     """The faces a run's row ids point at: from `first` (the CSV in use, say), the run's own CSV or the default CSV,
     whichever comes first with the run's content hash.
 
-    `load` reads a CSV (core.data.load_faces; the dashboard passes its cached loader).
+    `load` reads a CSV (core.data.loading.load_faces; the dashboard passes its cached loader).
 
     Raises:
         ValueError: no such file is there with that hash (the message names the file the run needs).

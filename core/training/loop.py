@@ -123,9 +123,8 @@ def resume(
         data = load_prepared_data(run)
     except ValueError as error:
         if run.status.pid == os.getpid() or not runs.pid_alive(run.status.pid):  # Ours to mark, or nobody's.
-            lifecycle.mark_stopped(run.run_dir, reason=f"resume refused: {error}")
+            lifecycle.mark_stopped(run.run_dir, reason=f"resume refused: {error}", pid=os.getpid())
         raise
-    (run.run_dir / runs.STOP_FILE).unlink(missing_ok=True)  # The request that stopped it has been honoured.
     last_epoch = state["epoch"] if state is not None else 0
     kept = [record for record in runs.read_history(run.run_dir) if record.epoch <= last_epoch and not record.partial]
     (run.run_dir / runs.HISTORY_FILE).unlink(missing_ok=True)

@@ -58,12 +58,8 @@ with st.expander("Import faces from a folder or archive: UTKFace chips, or your 
                 source, out, labels_path,
                 progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} images"),
             )  # fmt: skip
-        except (
-            ValueError,
-            OSError,
-            EOFError,
-            tarfile.TarError,
-        ) as error:  # InputError is a ValueError, FileNotFoundError an OSError.
+        except (ValueError, OSError, EOFError, tarfile.TarError) as error:
+            # InputError is a ValueError, FileNotFoundError an OSError.
             st.error(f"Cannot import: {error}", icon=":material/error:")
         else:
             if imported.out:

@@ -14,7 +14,6 @@ from core.data.loading import load_faces
 from core.evaluation.metrics import Summary, age_bucket, confusion_matrix, label_predictions, summarize
 from core.inference.predictor import KerasModel, Predictor
 from core.labels import AGE_BUCKET_LABELS
-from core.networks.presets import DEFAULT_PRESET, get_preset
 from tests.conftest import REPO_ROOT
 
 
@@ -96,8 +95,8 @@ def test_evaluate_cli_scores_the_test_split_and_another_csv(tiny_both_run, share
     assert code == 0 and result["rows"] == "all rows" and result["n"] == 50 and result["by_age_bucket"]
     # The int8 copy's figures are those of the run's Keras model on the same faces, up to int8 rounding.
     faces, _ = load_faces(tmp_path / "few.csv")
-    keras_model = runs.load_run(tiny_both_run).load_model()
-    predicted = Predictor(KerasModel(keras_model), get_preset(DEFAULT_PRESET).flip_test_time).predict(faces.as_float())
+    run = runs.load_run(tiny_both_run)
+    predicted = Predictor(KerasModel(run.load_model()), run.config.train.preset.flip_test_time).predict(faces.as_float())
     assert result["accuracy"] == pytest.approx(np.mean((predicted["gender"] >= 0.5) == faces.gender), abs=2 / 50)
     assert result["mae"] == pytest.approx(np.abs(predicted["age"] - faces.age).mean(), abs=0.5)
 

@@ -49,6 +49,7 @@ def default_run(shared_csv, tmp_path_factory):
     return run_dir, train(config, run_dir=run_dir, verbose=0)
 
 
+@pytest.mark.slow  # Uses default_run, a real training of the default preset.
 def test_a_model_trained_on_real_faces_beats_trivial_baselines_and_leaves_every_run_file(shared_csv, default_run):
     run_dir, result = default_run
     assert result.status == "completed"
@@ -206,6 +207,7 @@ def test_training_refuses_data_it_cannot_learn_from_before_it_starts(shared_csv,
         train(TrainConfig(task="age", epochs=1, csv_path=str(few)), run_dir=tmp_path / "few", verbose=0)
 
 
+@pytest.mark.slow  # Uses default_run, a real training of the default preset.
 def test_a_distribution_age_head_learns_from_soft_labels_and_its_run_serves_the_expected_age(shared_csv, default_run):
     ages = np.array([1, 30, 90])
     labels = age_label_distribution(ages)
