@@ -14,8 +14,10 @@ import dataclasses
 from core.labels import HEADS_BY_TASK, SPLITS, TASKS
 from core.networks.presets import DEFAULT_PRESET, Preset, get_preset
 
-# The settings a preset brings its own value for, taken from it whenever they are not given.
-PRESET_DEFAULTS = ("task", "epochs", "batch_size", "learning_rate", "patience")
+# The settings a preset brings its own value for, taken from it whenever they are not given: these four as they
+# stand in the Preset, and the task, which follows from whether the preset's heads share a trunk.
+PRESET_VALUES = ("epochs", "batch_size", "learning_rate", "patience")
+PRESET_DEFAULTS = ("task", *PRESET_VALUES)
 
 
 def _setting(default, help: str, type=str, flag: str | None = None, choices=None):
@@ -67,7 +69,7 @@ class TrainConfig:
             object.__setattr__(self, "task", "both" if preset.shared_trunk else "gender")
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        for name in PRESET_DEFAULTS[1:]:
+        for name in PRESET_VALUES:
             if getattr(self, name) is None:
                 object.__setattr__(self, name, getattr(preset, name))
         if self.epochs < 1:

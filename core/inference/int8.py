@@ -93,7 +93,6 @@ class Int8Model:
 
         All passes go through one queue of batches, so the streams never wait between them.
         """
-        passes = [np.ascontiguousarray(images, dtype=np.float32) for images in passes]
         jobs = [(which, start) for which, images in enumerate(passes) for start in range(0, len(images), BATCH_SIZE)]
         collected: list[list[dict[str, np.ndarray]]] = [[] for _ in passes]
         count = len(self._requests)

@@ -27,7 +27,7 @@ BACKENDS = ("int8", "keras")
 
 
 class Backend(Protocol):
-    """A model that runs: its raw outputs by name for each array of float faces."""
+    """A model that runs: its raw outputs by name for each array of faces (`Predictor` hands it contiguous float32)."""
 
     @property
     def output_names(self) -> tuple[str, ...]: ...
@@ -50,7 +50,7 @@ class KerasModel:
         return tuple(self.model.output_names)
 
     def run(self, passes: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        return [self._run_one(np.asarray(images, dtype=np.float32)) for images in passes]
+        return [self._run_one(images) for images in passes]
 
     def _run_one(self, images: np.ndarray) -> dict[str, np.ndarray]:
         if not len(images):  # Batch norm cannot run an empty batch; every output keeps its width, (0, 2) for gender, say.
