@@ -18,6 +18,8 @@ from core.networks.presets import DEFAULT_PRESET, Preset, get_preset
 # stand in the Preset, and the task, which follows from whether the preset's heads share a trunk.
 PRESET_VALUES = ("epochs", "batch_size", "learning_rate", "patience")
 PRESET_DEFAULTS = ("task", *PRESET_VALUES)
+# config.json's key for all the settings of a preset that is not one of the studio's own.
+PRESET_SETTINGS = "preset_settings"
 
 
 def _setting(default, help: str, type=str, flag: str | None = None, choices=None):
@@ -92,13 +94,18 @@ class TrainConfig:
         return HEADS_BY_TASK[self.task]
 
     def to_json(self) -> dict:
-        """The settings as config.json holds them: the preset by its name."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)} | {"preset": self.preset.name}
+        """The settings as config.json holds them: the preset by its name, and all its settings unless it is the
+        studio's own (a user's preset file may change or go, a tuning trial's exists nowhere else)."""
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)} | {"preset": self.preset.name}
+        return values if self.preset.is_builtin else values | {PRESET_SETTINGS: self.preset.to_json()}
 
     @classmethod
     def from_json(cls, values: dict) -> TrainConfig:
         """The settings among `values` (a saved config.json may hold more: the run's provenance)."""
-        return cls(**{field.name: values[field.name] for field in dataclasses.fields(cls) if field.name in values})
+        settings = {field.name: values[field.name] for field in dataclasses.fields(cls) if field.name in values}
+        if values.get(PRESET_SETTINGS) is not None:
+            settings["preset"] = Preset.from_json(values[PRESET_SETTINGS])
+        return cls(**settings)
 
     @classmethod
     def overridden(cls, saved: dict, given: dict) -> TrainConfig:
@@ -109,9 +116,9 @@ class TrainConfig:
         """
         values = dict(saved)
         if "preset" in given:
-            for name in PRESET_DEFAULTS:
+            for name in (*PRESET_DEFAULTS, PRESET_SETTINGS):
                 values.pop(name, None)
-        return cls(**(values | given))
+        return cls.from_json(values | given)
 
 
 def setting_flags() -> list[tuple[str, dataclasses.Field]]:

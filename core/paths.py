@@ -53,6 +53,19 @@ def runs_dir() -> Path:
     return Path(os.environ.get("AGEGENDER_RUNS", PROJECT_ROOT / "runs"))
 
 
+# Folders of the runs folder that hold no run: the user's presets (core.networks.presets) and the tuning
+# studies' storage (core.tuning).
+USER_PRESETS_FOLDER, STUDIES_FOLDER = "presets", "studies"
+
+
+def user_presets_dir() -> Path:
+    return runs_dir() / USER_PRESETS_FOLDER
+
+
+def studies_dir() -> Path:
+    return runs_dir() / STUDIES_FOLDER
+
+
 def starter_dir() -> Path:
     """The starter run that ships with the studio: `AGEGENDER_STARTER`, else `models/starter/` in the project.
 

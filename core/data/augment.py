@@ -17,17 +17,16 @@ ZOOM_FRACTION = 0.1
 SHIFT_FRACTION = 0.1
 
 
-def make_augmenter(seed: int) -> keras.layers.Pipeline:
-    return keras.layers.Pipeline(
-        [
-            # RandomRotation takes a fraction of a full turn.
-            layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="nearest", seed=seed),
-            layers.RandomZoom(ZOOM_FRACTION, fill_mode="nearest", seed=seed + 1),
-            layers.RandomTranslation(SHIFT_FRACTION, SHIFT_FRACTION, fill_mode="nearest", seed=seed + 2),
-            layers.RandomFlip("horizontal", seed=seed + 3),
-        ],
-        name="augmentation",
-    )
+def make_augmenter(seed: int, strength: float = 1.0) -> keras.layers.Pipeline:
+    """Rotation, zoom and shift `strength` times the seed's (none at 0), then a horizontal flip."""
+    geometric = [
+        # RandomRotation takes a fraction of a full turn.
+        layers.RandomRotation(strength * ROTATION_DEGREES / 360, fill_mode="nearest", seed=seed),
+        layers.RandomZoom(strength * ZOOM_FRACTION, fill_mode="nearest", seed=seed + 1),
+        layers.RandomTranslation(strength * SHIFT_FRACTION, strength * SHIFT_FRACTION, fill_mode="nearest", seed=seed + 2),
+    ]
+    flip = layers.RandomFlip("horizontal", seed=seed + 3)
+    return keras.layers.Pipeline([*(geometric if strength > 0 else []), flip], name="augmentation")
 
 
 def make_dataset(
@@ -38,12 +37,14 @@ def make_dataset(
     seed: int,
     sample_weights: np.ndarray | None = None,
     teach=None,
+    augmentation: float = 1.0,
 ) -> tf.data.Dataset:
     """Batches of (float images, targets[, sample weights]); shuffled and augmented when `training`.
 
     One weight per face weighs it in every output's loss (Keras' sample_weight).
     `teach`, (images, targets) -> targets, rewrites each batch's targets after
     augmentation (core.training.distillation: teachers answer the faces as augmented).
+    `augmentation`: the strength of the training pipeline's augmentation (make_augmenter).
     """
     parts = (images, targets) if sample_weights is None else (images, targets, sample_weights)
     dataset = tf.data.Dataset.from_tensor_slices(parts)
@@ -56,7 +57,7 @@ def make_dataset(
 
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training:
-        augmenter = make_augmenter(seed)
+        augmenter = make_augmenter(seed, augmentation)
 
         def augment(batch_images, *rest):
             return augmenter(batch_images, training=True), *rest

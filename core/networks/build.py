@@ -80,7 +80,7 @@ def _head(features, head: str, age_bias: float, age_head: str) -> dict:
     }
 
 
-def _seed_towers(inputs, heads, age_bias: float, age_head: str) -> dict:
+def _seed_towers(inputs, heads, age_bias: float, recipe: Preset) -> dict:
     """The seed recipe: per head its own tower of three conv blocks, a dense layer and the head."""
     outputs = {}
     for head in heads:
@@ -96,20 +96,22 @@ def _seed_towers(inputs, heads, age_bias: float, age_head: str) -> dict:
         x = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"{head}_bn_dense")(x)
         x = layers.Dropout(0.5, name=f"{head}_dropout_dense")(x)
-        outputs.update(_head(x, head, age_bias, age_head))
+        outputs.update(_head(x, head, age_bias, recipe.age_head))
     return outputs
 
 
-def _compact_trunk(inputs, heads, age_bias: float, age_head: str, batchnorm_momentum: float) -> dict:
+def _compact_trunk(inputs, heads, age_bias: float, recipe: Preset, batchnorm_momentum: float) -> dict:
     """One trunk for both heads (age helps gender): 4 conv blocks, global average pooling, two heads.
 
     Sized for a CPU: about 54 M multiply-adds per face, a little over the two
-    seed towers together.
+    seed towers together (the recipe's width and extra convolutions change that).
     """
     x = inputs
     # (filters, convolutions) per block; the spatial size halves after each of the first three.
-    blocks = ((32, 1), (64, 1), (128, 2), (256, 1))
-    for block, (filters, convolutions) in enumerate(blocks, start=1):
+    extra = recipe.extra_convolutions
+    blocks = ((32, 1), (64, 1), (128, 2 + extra), (256, 1 + extra))
+    for block, (base_filters, convolutions) in enumerate(blocks, start=1):
+        filters = max(8, round(base_filters * recipe.width))
         for index in range(1, convolutions + 1):
             last = block == len(blocks) and index == convolutions
             name = "last_conv" if last else f"conv{block}_{index}"
@@ -118,11 +120,11 @@ def _compact_trunk(inputs, heads, age_bias: float, age_head: str, batchnorm_mome
         if block < len(blocks):
             x = layers.MaxPool2D(2, name=f"pool{block}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
-    x = layers.Dropout(0.3, name="dropout")(x)
+    x = layers.Dropout(recipe.dropout, name="dropout")(x)
     outputs = {}
     for head in heads:
         features = layers.Dense(128, activation="relu", name=f"{head}_dense")(x)
-        outputs.update(_head(features, head, age_bias, age_head))
+        outputs.update(_head(features, head, age_bias, recipe.age_head))
     return outputs
 
 
@@ -148,7 +150,7 @@ def build_model(recipe: Preset, task: str, age_bias: float = DEFAULT_AGE_BIAS, d
     heads = HEADS_BY_TASK[task] + (("ethnicity",) if recipe.ethnicity_loss_weight > 0 else ())
     with _default_dtype_policy(dtype_policy):
         inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="face")
-        return keras.Model(inputs, architecture(inputs, heads, age_bias, recipe.age_head), name=f"{recipe.name}_{task}")
+        return keras.Model(inputs, architecture(inputs, heads, age_bias, recipe), name=f"{recipe.name}_{task}")
 
 
 @contextlib.contextmanager

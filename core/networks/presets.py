@@ -4,13 +4,21 @@ This module imports no TensorFlow, so the CLI and the dashboard can list
 presets and their defaults cheaply; `core.networks.build` builds the networks they name.
 A name is turned into its `Preset` once, by `get_preset` (core.config does
 it when a run's settings are read); everything else is handed the object.
+A user's own presets are JSON files in the runs folder's presets/ (the
+Tune page saves one from a trial); `get_preset` finds them after the studio's.
 The `seed` preset reproduces the recipe the project started from and never
 changes; `DEFAULT_PRESET` is the best one measured over two seeds within the 20-minute training budget.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import re
+from pathlib import Path
+
+from core.paths import user_presets_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +54,15 @@ class Preset:
     # "constant" or "cosine" (cosine decay over the whole run after a short warm-up).
     schedule: str = "constant"
     label_smoothing: float = 0.0
+    # The compact trunk's shape: dropout before the heads, a multiplier of every block's filters, and
+    # convolutions added to each of its last two blocks (the seed towers keep the seed's shape).
+    dropout: float = 0.3
+    width: float = 1.0
+    extra_convolutions: int = 0
+    # A multiplier of the seed's augmentation (rotation, zoom and shift; 0 leaves only the flip).
+    augmentation: float = 1.0
+    # Spread (years) of the Gaussian soft label a distribution age head learns (DLDL-v2 uses 2 on ChaLearn).
+    age_label_spread: float = 2.0
     # Average each prediction with that of the mirrored face.
     flip_test_time: bool = False
     # Train in bfloat16 (weights and heads stay float32) where the CPU has bfloat16 instructions.
@@ -56,6 +73,30 @@ class Preset:
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        """One of the studio's own presets, as it ships (not a user's preset or a tuning trial's)."""
+        return PRESETS.get(self.name) == self
+
+    def to_json(self) -> dict:
+        """Every setting, the teacher preset by its name: what a user's preset file and a trial's config.json hold."""
+        return dataclasses.asdict(self) | {"teacher_preset": self.teacher_preset and self.teacher_preset.name}
+
+    @classmethod
+    def from_json(cls, values: dict) -> Preset:
+        """A preset from `to_json`'s dict; a ValueError naming the unknown or missing settings."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a preset is a JSON object of settings, not {type(values).__name__}")
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown preset settings: {', '.join(unknown)}")
+        teacher = values.get("teacher_preset")
+        try:
+            return cls(**(values | {"teacher_preset": get_preset(teacher) if teacher else None}))
+        except TypeError as error:  # A required setting is missing.
+            raise ValueError(f"not a complete preset: {error}") from None
 
 
 _SEED = Preset(
@@ -135,8 +176,49 @@ PRESETS = {
 DEFAULT_PRESET = "compact-dldl"
 
 
+# A user's own presets ("Train with these settings" on the Tune page saves one) are core.paths.user_presets_dir()/<name>.json.
+_USER_PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def user_presets() -> dict[str, Preset]:
+    """The user's saved presets that can be read, by name (a damaged file is left out here; `get_preset` names its fault)."""
+    found = {}
+    for path in sorted(user_presets_dir().glob("*.json")):
+        with contextlib.suppress(ValueError):
+            found[path.stem] = get_preset(path.stem)
+    return found
+
+
+def all_presets() -> dict[str, Preset]:
+    """The studio's presets, then the user's: what the Train page and `--preset` offer."""
+    return PRESETS | user_presets()
+
+
+def save_user_preset(preset: Preset) -> Path:
+    """Save `preset` as the user's preset file (its name is the file's); refuses the name of one of the studio's presets."""
+    if preset.name in PRESETS:
+        raise ValueError(f"{preset.name!r} is one of the studio's presets; give yours another name")
+    if not _USER_PRESET_NAME.fullmatch(preset.name):
+        raise ValueError(f"a preset's name is 1 to 64 letters, digits, '.', '_' or '-', not {preset.name!r}")
+    path = user_presets_dir() / f"{preset.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(preset.to_json(), indent=2))
+    temporary.replace(path)
+    return path
+
+
 def get_preset(name: str) -> Preset:
-    """The preset called `name`; a ValueError naming the choices when there is none."""
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+    """The studio's preset called `name`, else the user's; a ValueError naming the choices when there is none."""
+    if name in PRESETS:
+        return PRESETS[name]
+    path = user_presets_dir() / f"{name}.json"
+    if not _USER_PRESET_NAME.fullmatch(str(name)) or not path.is_file():
+        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(all_presets())}")
+    try:
+        preset = Preset.from_json(json.loads(path.read_text()))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"preset file {path}: {error}") from None
+    if preset.name != name:
+        raise ValueError(f"preset file {path} holds a preset named {preset.name!r}; rename one to match the other")
+    return preset

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from core.paths import STUDIES_FOLDER, USER_PRESETS_FOLDER
+
 
 @dataclasses.dataclass(frozen=True)
 class RunFile:
@@ -65,6 +67,8 @@ CALIBRATION_FILE, MODEL_CARD_FILE, CHECKPOINT_DIR = CALIBRATION.name, MODEL_CARD
 TENSORBOARD_DIR, EXPORT_DIR, TEACHERS_DIR = TENSORBOARD.name, EXPORT.name, TEACHERS.name
 
 RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed"
+# A tuning trial ended early by the study's pruner (core.tuning): it keeps its history, not (by default) its model.
+PRUNED = "pruned"
 # A run whose status says running but whose process is gone (killed, machine
 # restarted) is shown as interrupted; it is never written to disk as such.
 INTERRUPTED = "interrupted"
@@ -72,6 +76,8 @@ INTERRUPTED = "interrupted"
 FINISHED = (COMPLETED, STOPPED)
 # Ended before its last epoch (on request, by a kill, or by an error): what --resume can continue.
 RESUMABLE = (STOPPED, INTERRUPTED, FAILED)
+# Folders of the runs folder that are not runs: the tuning studies' storage and the user's presets.
+NOT_RUNS = (STUDIES_FOLDER, USER_PRESETS_FOLDER)
 # What runs from before a setting existed did: the seed recipe, and a split
 # that did not keep copies of a face together.
 LEGACY_SETTINGS = {"preset": "seed", "split": "stratified"}
@@ -106,8 +112,10 @@ __all__ = [
     "MODEL_CARD",
     "MODEL_CARD_FILE",
     "MODEL_FILE",
+    "NOT_RUNS",
     "PREDICTIONS",
     "PREDICTIONS_FILE",
+    "PRUNED",
     "RESUMABLE",
     "RUNNING",
     "SPLIT",

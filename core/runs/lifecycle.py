@@ -1,8 +1,9 @@
-"""A run's life: the one owner of status.json's state (running, then completed, stopped or failed).
+"""A run's life: the one owner of status.json's state (running, then completed, stopped, pruned or failed).
 
     lifecycle.mark_started(run_dir)                # a new training, by this process (or `pid`)
     lifecycle.mark_resumed(run_dir, from_epoch=3)  # a stopped or interrupted run continues
     lifecycle.mark_completed(run_dir) / mark_stopped(run_dir) / mark_failed(run_dir, "ValueError: ...")
+    lifecycle.mark_pruned(run_dir, epoch=2)        # a tuning trial its study's pruner ended
     lifecycle.request_stop(run_dir)                # ask a running training to stop after its batch
 
 A run is never written as interrupted: `current_state` derives it from a
@@ -16,7 +17,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from core.runs.layout import COMPLETED, FAILED, INTERRUPTED, RUNNING, STATUS_FILE, STOP_FILE, STOPPED
+from core.runs.layout import COMPLETED, FAILED, INTERRUPTED, PRUNED, RUNNING, STATUS_FILE, STOP_FILE, STOPPED
 from core.runs.records import Status, now_iso, read_json, write_json_atomic
 
 
@@ -92,6 +93,11 @@ def mark_stopped(run_dir: Path, reason: str | None = None, pid: int | None = Non
     """
     changes = ({} if reason is None else {"error": reason}) | ({} if pid is None else {"pid": pid})
     return _write_status(run_dir, STOPPED, ended_at=now_iso(), **changes)
+
+
+def mark_pruned(run_dir: Path, epoch: int) -> Status:
+    """A tuning trial's pruner ended the run after `epoch`: its validation loss was not promising (core.tuning)."""
+    return _write_status(run_dir, PRUNED, ended_at=now_iso(), pruned_at_epoch=epoch)
 
 
 def mark_failed(run_dir: Path, error: str) -> Status:

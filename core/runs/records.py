@@ -58,6 +58,9 @@ class RunConfig:
     conflicting_rows_left_out: int = 0
     # "float32", or "mixed_bfloat16" where the preset trained in bfloat16.
     dtype_policy: str = "float32"
+    # A tuning trial's study and number (core.tuning); None for a run trained on its own.
+    study: str | None = None
+    trial: int | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
@@ -88,6 +91,8 @@ class Status:
     # How often the run was continued with --resume, and the epoch the last one started from.
     resumes: int = 0
     resumed_from_epoch: int | None = None
+    # A pruned tuning trial: the last epoch it trained.
+    pruned_at_epoch: int | None = None
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

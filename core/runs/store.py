@@ -32,6 +32,7 @@ from core.runs.layout import (
     HISTORY_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    NOT_RUNS,
     PREDICTIONS_FILE,
     RESUMABLE,
     RUNNING,
@@ -236,7 +237,7 @@ def list_runs(parent: Path | None = None) -> list[RunInfo]:
         return []
     found = []
     for child in sorted(parent.iterdir(), reverse=True):
-        if child.is_dir():
+        if child.is_dir() and child.name not in NOT_RUNS:
             try:
                 found.append(load_run(child))
             except ValueError:

@@ -4,6 +4,7 @@ export, score and calibrate.
     from core.config import TrainConfig
     result = train(TrainConfig(task="gender", epochs=2, limit=4000, csv_path="..."))
     result.run_dir, result.status, result.test   # a TrainResult
+    score_run(result.run_dir)                      # a run trained with score=False (a tuning trial), promoted
     result = resume("runs/<run_id>")              # a stopped or killed run, from its last whole epoch
 
 A run can be stopped from outside with `core.runs.request_stop(run_dir)` (the
@@ -71,18 +72,23 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     verbose: int = 2,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
+    provenance: dict | None = None,
+    score: bool = True,
 ) -> TrainResult:
     """Train `config` into `run_dir` (a new one under runs/ by default): prepare the data, fit, export and score.
 
-    `callbacks` are added to Keras' own (benchmarks use this to time quality per epoch).
+    `callbacks` are added to Keras' own (benchmarks use this to time quality per epoch; tuning, to prune).
+    `provenance`: more fields of the run's config.json (a tuning trial's study and number).
+    `score=False` keeps the best model but leaves the test split unread (no int8 copy, predictions,
+    metrics or calibration; a tuning trial's, until `score_run` promotes it).
     """
     run_dir = Path(run_dir) if run_dir is not None else runs.new_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     runs.clear_results(run_dir)
     # Written before the data loads, so the run is visible (and "the active run") at once.
-    runs.write_config(run_dir, runs.RunConfig(train=config, created_at=runs.now_iso()))
+    runs.write_config(run_dir, runs.RunConfig(train=config, created_at=runs.now_iso(), **(provenance or {})))
     lifecycle.mark_started(run_dir)
-    return _run(run_dir, lambda: prepare_data(config, run_dir), strategy, verbose, callbacks)
+    return _run(run_dir, lambda: prepare_data(config, run_dir), strategy, verbose, callbacks, score=score)
 
 
 def resume(
@@ -135,7 +141,7 @@ def resume(
 
 
 def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_state: dict | None = None,
-         also_stop_on: tuple[Path, ...] = ()) -> TrainResult:  # fmt: skip
+         also_stop_on: tuple[Path, ...] = (), score: bool = True) -> TrainResult:  # fmt: skip
     """Prepare, (teach,) fit, export and score, marking the run failed (and raising again) if anything goes wrong."""
     try:
         data = prepare()
@@ -146,7 +152,10 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
                 lifecycle.mark_stopped(run_dir)
                 return TrainResult(run_dir, runs.STOPPED, {})
         model, keeper, watcher = fit(data, run_dir, strategy, verbose, callbacks, resumed_state, teachers, also_stop_on)
-        test = export_and_score(data, run_dir, model, keeper) if keeper.best_weights is not None else {}
+        test = {}
+        if keeper.best_weights is not None and score:
+            keeper.restore_best()
+            test = export_and_score(data, run_dir, model, keeper.best_epoch, keeper.monitor, keeper.best_value)
     except BaseException as error:
         message = f"{type(error).__name__}: {error}" if not isinstance(error, KeyboardInterrupt) else "interrupted"
         lifecycle.mark_failed(run_dir, message)
@@ -215,7 +224,11 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
     outputs = model.output_names
     train_data = training_dataset(data, outputs, teachers)
     val_data = make_dataset(
-        faces.images[split.val], targets_for(faces, split.val, outputs), config.batch_size, False, config.seed
+        faces.images[split.val],
+        targets_for(faces, split.val, outputs, config.preset.age_label_spread),
+        config.batch_size,
+        False,
+        config.seed,
     )
     monitor, mode = MONITORS[config.task]
     watcher = StopWatcher(run_dir, also_stop_on)
@@ -242,22 +255,43 @@ def fit(data: PreparedData, run_dir: Path, strategy, verbose: int, callbacks, re
     return model, keeper, watcher
 
 
-def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, keeper: BestModelKeeper) -> dict[str, float]:
-    """Save the best model's int8 copy, score the test split with it, and calibrate the run on its validation split.
+def score_run(run_dir: Path) -> dict[str, float]:
+    """Score a completed run that trained without scoring (a tuning trial, promoted): its int8 copy, test metrics and
+    calibration, from its saved best model, as if it had been scored when it ended.
+
+    Raises:
+        ValueError: the run has not completed, has no model, is scored already, or its data cannot be found.
+    """
+    run = runs.load_run(run_dir)
+    if run.state != runs.COMPLETED or not run.has_model:
+        raise ValueError(f"run {run.run_id} is {run.state}{'' if run.has_model else ' without a model'}: only a completed "
+                         "run with its model can be scored")  # fmt: skip
+    if run.metrics is not None:
+        raise ValueError(f"run {run.run_id} is scored already: its test metrics are in {runs.METRICS_FILE}")
+    monitor, mode = MONITORS[run.task]
+    epochs = [record for record in runs.read_history(run.run_dir) if record.is_complete_epoch and monitor in record.metrics]
+    if not epochs:
+        raise ValueError(f"run {run.run_id} has no whole epoch with {monitor} in its {runs.HISTORY_FILE}")
+    best = (max if mode == "max" else min)(epochs, key=lambda record: record.metrics[monitor])
+    return export_and_score(load_prepared_data(run), run.run_dir, run.load_model(), best.epoch, monitor, best.metrics[monitor])
+
+
+def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, best_epoch: int, monitor: str,
+                     best_value: float) -> dict[str, float]:  # fmt: skip
+    """Save `model`'s int8 copy (the best epoch's), score the test split with it, and calibrate the run on its validation split.
 
     The test predictions come from the int8 copy, so the metrics are those of
     what batch inference serves; calibration (core.inference.scoring) then adds the
     age intervals and the calibrated P(female), and writes the model card.
     """
     config, faces, split = data.config.train, data.faces, data.split
-    keeper.restore_best()
     int8_path = run_dir / runs.INT8_MODEL_FILE
     save_int8(inference_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
     predictor = Predictor.for_run(runs.load_run(run_dir))  # The int8 copy just saved, as batch inference serves it.
     frame = predictions_frame(faces, split.test, predictor.predict(faces.as_float(split.test)))
     frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
     summary = summarize(frame)
-    metrics = runs.RunMetrics(config.task, config.preset.name, keeper.best_epoch, keeper.monitor, keeper.best_value, summary)
+    metrics = runs.RunMetrics(config.task, config.preset.name, best_epoch, monitor, best_value, summary)
     runs.write_metrics(run_dir, metrics)
     calibrate_run(run_dir, faces, split, predictor)
     return summary.headline()

@@ -30,8 +30,6 @@ from core.training.distillation import taught_targets
 MIN_FACES_PER_PART = 8
 # With group balance, no face weighs more than this many times the mean.
 MAX_GROUP_WEIGHT = 5.0
-# Spread (years) of the Gaussian soft label a distribution age head learns (DLDL-v2 uses 2 on ChaLearn).
-AGE_LABEL_SPREAD = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,15 +39,15 @@ class PreparedData:
     config: runs.RunConfig  # with the data's provenance
 
 
-def targets_for(faces: FaceData, rows: np.ndarray, outputs) -> dict[str, np.ndarray]:
-    """What each of a model's `outputs` should give for `rows`."""
+def targets_for(faces: FaceData, rows: np.ndarray, outputs, age_label_spread: float = 2.0) -> dict[str, np.ndarray]:
+    """What each of a model's `outputs` should give for `rows` (`age_label_spread`: the recipe's, for a distribution head)."""
     targets = {}
     if "gender" in outputs:
         targets["gender"] = np.eye(2, dtype=np.float32)[faces.gender[rows]]  # one-hot (n, 2)
     if "age" in outputs:
         targets["age"] = faces.age[rows].astype(np.float32)[:, None]  # (n, 1)
     if "age_distribution" in outputs:
-        targets["age_distribution"] = age_label_distribution(faces.age[rows])
+        targets["age_distribution"] = age_label_distribution(faces.age[rows], age_label_spread)
     if "ethnicity" in outputs:
         targets["ethnicity"] = np.eye(len(ETHNICITIES), dtype=np.float32)[faces.ethnicity[rows]]
     return targets
@@ -74,15 +72,17 @@ def training_dataset(data: PreparedData, outputs, teachers: list[keras.Model] | 
     With group weights, Keras weighs the training metrics too, not only the losses; validation stays unweighted.
     """
     config, faces, split = data.config.train, data.faces, data.split
-    targets = targets_for(faces, split.train, outputs)
+    targets = targets_for(faces, split.train, outputs, config.preset.age_label_spread)
     weights = group_balance_weights(faces, split.train) if config.preset.group_balance else None
     teach = taught_targets(teachers) if teachers else None
-    return make_dataset(faces.images[split.train], targets, config.batch_size, True, config.seed, weights, teach)
+    return make_dataset(
+        faces.images[split.train], targets, config.batch_size, True, config.seed, weights, teach, config.preset.augmentation
+    )
 
 
-def age_label_distribution(ages: np.ndarray) -> np.ndarray:
-    """DLDL's soft label: a Gaussian of AGE_LABEL_SPREAD years around each true age, over 0..MAX_AGE (n, MAX_AGE + 1)."""
-    weights = np.exp(-0.5 * ((AGES[None, :] - np.asarray(ages, dtype=np.float32)[:, None]) / AGE_LABEL_SPREAD) ** 2)
+def age_label_distribution(ages: np.ndarray, spread: float) -> np.ndarray:
+    """DLDL's soft label: a Gaussian of `spread` years around each true age, over 0..MAX_AGE (n, MAX_AGE + 1)."""
+    weights = np.exp(-0.5 * ((AGES[None, :] - np.asarray(ages, dtype=np.float32)[:, None]) / spread) ** 2)
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 

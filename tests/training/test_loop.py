@@ -210,7 +210,7 @@ def test_training_refuses_data_it_cannot_learn_from_before_it_starts(shared_csv,
 @pytest.mark.slow  # Uses default_run, a real training of the default preset.
 def test_a_distribution_age_head_learns_from_soft_labels_and_its_run_serves_the_expected_age(shared_csv, default_run):
     ages = np.array([1, 30, 90])
-    labels = age_label_distribution(ages)
+    labels = age_label_distribution(ages, 2.0)
     np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-5)
     assert list(labels.argmax(axis=1)) == [1, 30, 90]
     assert labels[1] @ AGES == pytest.approx(30.0, abs=1e-3), "symmetric away from the ends"
