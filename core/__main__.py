@@ -14,6 +14,7 @@ import core.quiet  # noqa: F401  (must come before anything imports TensorFlow)
 # Command -> what it does (the first line of its module's docstring says the same, at more length).
 COMMANDS = {
     "train": "train a model (or resume a stopped run) and score it on its test split",
+    "tune": "search a preset's settings with Optuna: trials are runs, pruned early, on several processes or machines",
     "evaluate": "score a finished run on its test split, or on every row of another CSV",
     "calibrate": "fit a finished run's age intervals and P(female) on its validation split",
     "predict": "age and gender of every face in photos or folders of them",
