@@ -31,7 +31,7 @@ DEFAULT_EPOCHS_PER_TRIAL = 6
 
 def parse_args(argv=None) -> argparse.Namespace:
     from core.tuning.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
-    from core.tuning.study import GRACE_SECONDS, HEARTBEAT_SECONDS, PRUNERS
+    from core.tuning.study import GRACE_SECONDS, HEARTBEAT_SECONDS, PRUNERS, STARTUP_TRIALS
 
     parser = argparse.ArgumentParser(prog="python -m core tune", description=__doc__.split("\n")[0])
     parser.add_argument("--study", required=True, help="the study's name: the same name goes on with it")
@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--objective", nargs="+", default=[DEFAULT_OBJECTIVE], choices=list(OBJECTIVES), metavar="OBJECTIVE",
                         help=f"one, or two for a Pareto front: {', '.join(OBJECTIVES)} (default: {DEFAULT_OBJECTIVE})")  # fmt: skip
     parser.add_argument("--pruner", choices=PRUNERS, default="median", help="(single objective only; default: median)")
+    parser.add_argument("--startup-trials", type=int, default=STARTUP_TRIALS,
+                        help="random trials before TPE takes over, and finished ones before the pruner prunes (default: %(default)s)")  # fmt: skip
     parser.add_argument(
         "--preset", default=DEFAULT_PRESET, help=f"the preset whose settings are searched (default: {DEFAULT_PRESET})"
     )
@@ -83,15 +85,16 @@ def search_from_args(args: argparse.Namespace):
     if args.trials < 1 or args.workers < 1:
         raise ValueError("--trials and --workers must be at least 1")
     return Search(
-        args.study,
-        base,
-        space,
-        tuple(args.objective),
-        args.pruner,
-        args.storage,
-        args.keep_all_models,
-        args.heartbeat,
-        args.grace,
+        study=args.study,
+        base=base,
+        space=space,
+        objective_names=tuple(args.objective),
+        pruner=args.pruner,
+        storage=args.storage,
+        keep_all_models=args.keep_all_models,
+        heartbeat_seconds=args.heartbeat,
+        grace_seconds=args.grace,
+        startup_trials=args.startup_trials,
     )
 
 

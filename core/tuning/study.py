@@ -20,6 +20,7 @@ import dataclasses
 import fcntl
 import json
 import re
+import warnings
 from pathlib import Path
 
 import optuna
@@ -27,12 +28,18 @@ import optuna
 from core import runs
 from core.config import TrainConfig
 from core.paths import studies_dir
+from core.runs import lifecycle
 from core.tuning.objectives import Objective, check_objectives
 from core.tuning.space import SearchSpace
 
+# Heartbeats and failing stale trials are marked experimental (since Optuna 2.9); they are the documented way
+# to retry a trial whose worker died.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 PRUNERS = ("median", "hyperband", "none")
 # A worker's trial is failed (and retried) when it has not sent a heartbeat for GRACE_SECONDS.
 HEARTBEAT_SECONDS, GRACE_SECONDS = 20, 120
+# Optuna's TPE starts from 10 random trials; 4 leave most of a 16-trial study to TPE.
+STARTUP_TRIALS = 4
 # Each trial's number of tries: the first, then retries of a trial whose worker died.
 MAX_RETRIES = 2
 _STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -53,6 +60,8 @@ class Search:
     keep_all_models: bool = False
     heartbeat_seconds: int = HEARTBEAT_SECONDS
     grace_seconds: int = GRACE_SECONDS
+    # Trials drawn at random before TPE models the results, and finished before the pruner prunes.
+    startup_trials: int = STARTUP_TRIALS
 
     def __post_init__(self):
         if not _STUDY_NAME.fullmatch(self.study):
@@ -60,6 +69,8 @@ class Search:
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         check_objectives(self.objective_names, self.base.heads)
+        if self.startup_trials < 1:
+            raise ValueError(f"startup trials must be at least 1, got {self.startup_trials}")
         if not 0 < self.heartbeat_seconds < self.grace_seconds:
             raise ValueError("the heartbeat must be more often than the grace period (0 < heartbeat < grace)")
 
@@ -79,7 +90,8 @@ class Search:
     def definition(self) -> dict:
         """What must stay the same for a later command to go on with the study (stored with it)."""
         base = self.base.to_json()
-        return {"base": base, "space": self.space.to_json(), "objectives": list(self.objective_names), "pruner": self.pruner}
+        return {"base": base, "space": self.space.to_json(), "objectives": list(self.objective_names), "pruner": self.pruner,
+                "startup_trials": self.startup_trials}  # fmt: skip
 
 
 def _storage(search: Search) -> optuna.storages.BaseStorage:
@@ -96,7 +108,7 @@ def _storage(search: Search) -> optuna.storages.BaseStorage:
         engine_kwargs=engine,
         heartbeat_interval=search.heartbeat_seconds,
         grace_period=search.grace_seconds,
-        failed_trial_callback=_RetryDeadWorkersTrial(search.keep_all_models),
+        heartbeat_stale_trial_callback=_RetryDeadWorkersTrial(search.keep_all_models),
     )
 
 
@@ -116,7 +128,7 @@ class _RetryDeadWorkersTrial(optuna.storages.RetryFailedTrialCallback):
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         run_dir = trial.user_attrs.get("run_dir")
         if run_dir and (Path(run_dir) / runs.STATUS_FILE).is_file():
-            runs.mark_failed(Path(run_dir), "its tuning worker stopped (no heartbeat); the trial is retried")
+            lifecycle.mark_failed(Path(run_dir), "its tuning worker stopped (no heartbeat); the trial is retried")
             if not self.keep_model:
                 discard_model(Path(run_dir))
         super().__call__(study, trial)
@@ -135,7 +147,7 @@ def open_study(search: Search, sampler_seed: int | None = None) -> optuna.Study:
         ValueError: the stored study searched something else (the message lists what differs).
     """
     directions = [objective.direction for objective in search.objectives]
-    startup = 10 if search.pruner == "none" else 4
+    startup = search.startup_trials
     sampler = optuna.samplers.TPESampler(multivariate=True, n_startup_trials=startup, seed=sampler_seed)
     pruner = {
         "median": optuna.pruners.MedianPruner(n_startup_trials=startup),
@@ -144,12 +156,9 @@ def open_study(search: Search, sampler_seed: int | None = None) -> optuna.Study:
     }[search.pruner]
     storage = _storage(search)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.create_study(
-            storage=storage, sampler=sampler, pruner=pruner, study_name=search.study, directions=directions, load_if_exists=True
-        )
-    except ValueError as error:  # Optuna's own refusal: the stored study has other directions.
-        raise ValueError(f"study {search.study!r} is stored with other objectives: {error}") from None
+    study = optuna.create_study(
+        storage=storage, sampler=sampler, pruner=pruner, study_name=search.study, directions=directions, load_if_exists=True
+    )
     stored = study.user_attrs.get(SEARCH_ATTR)
     wanted = json.loads(json.dumps(search.definition()))  # As the storage gives it back (tuples become lists).
     if stored is None:

@@ -13,7 +13,6 @@ split is left unread until the user promotes the trial (`score_run`).
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -27,8 +26,6 @@ from core.training.loop import train
 from core.tuning.objectives import validation_scores
 from core.tuning.study import Search, StudyLock, discard_model, open_study, stop_file, summary
 
-# fail_stale_trials is marked experimental (since Optuna 2.9); it is the documented way to retry a dead worker's trial.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 # Trials that count towards the number asked for: those that ended without an error.
 FINISHED_STATES = ("COMPLETE", "PRUNED")
 
