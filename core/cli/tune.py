@@ -62,6 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help=f"seconds without a heartbeat before a worker's trial is failed and retried (default: {GRACE_SECONDS})")  # fmt: skip
     parser.add_argument("--promote", type=int, default=None, metavar="TRIAL",
                         help="score this trial's run on its test split (and int8 copy, calibration), then stop")  # fmt: skip
+    parser.add_argument("--save-preset", nargs=2, default=None, metavar=("TRIAL", "NAME"),
+                        help="save this trial's settings as your preset NAME (runs/presets/NAME.json), for --preset, then stop")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -168,6 +170,8 @@ def main(argv=None) -> int:
     try:
         if args.promote is not None:
             return promote(args)
+        if args.save_preset is not None:
+            return save_preset(args)
         search = search_from_args(args)
         from core.tuning.study import open_study, stop_file
 
@@ -194,24 +198,41 @@ def main(argv=None) -> int:
     return 0
 
 
+def trial_run_dir(study_name: str, storage: str | None, number: int) -> str:
+    """The run folder of the study's trial `number`; a ValueError when there is none."""
+    from core.tuning.study import load_study
+
+    trials = [trial for trial in load_study(study_name, storage).get_trials(deepcopy=False) if trial.number == number]
+    if not trials or "run_dir" not in trials[0].user_attrs:
+        raise ValueError(f"study {study_name!r} has no trial {number} with a run")
+    return trials[0].user_attrs["run_dir"]
+
+
+def save_preset(args: argparse.Namespace) -> int:
+    """Save a trial's settings as the user's preset: what `train --preset NAME` and the Train page then offer."""
+    import dataclasses
+
+    from core import runs
+    from core.networks.presets import save_user_preset
+
+    number, name = args.save_preset
+    if not number.isdigit():
+        raise ValueError(f"--save-preset takes a trial's number, then a name; got {number!r}")
+    preset = runs.read_config(trial_run_dir(args.study, args.storage, int(number))).train.preset
+    path = save_user_preset(dataclasses.replace(preset, name=name))
+    print(json.dumps({"preset": name, "path": str(path)}))
+    return 0
+
+
 def promote(args: argparse.Namespace) -> int:
     """Score a trial's run on its test split: what makes it a run like any trained one."""
     from core.training.loop import score_run
-    from core.tuning.study import load_study
 
+    run_dir = trial_run_dir(args.study, args.storage, args.promote)
     try:
-        study = load_study(args.study, args.storage)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    trials = [trial for trial in study.get_trials(deepcopy=False) if trial.number == args.promote]
-    if not trials or "run_dir" not in trials[0].user_attrs:
-        print(f"error: study {args.study!r} has no trial {args.promote} with a run", file=sys.stderr)
-        return 2
-    try:
-        test = score_run(trials[0].user_attrs["run_dir"])
+        test = score_run(run_dir)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"run_dir": trials[0].user_attrs["run_dir"], "test": test}))
+    print(json.dumps({"run_dir": run_dir, "test": test}))
     return 0

@@ -5,6 +5,7 @@ Trials are tiny real trainings (a few hundred faces of the shared CSV, 1-3 epoch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import pytest
 
 from core import runs
 from core.config import TrainConfig
+from core.networks.presets import get_preset
 from core.paths import PROJECT_ROOT
 from core.tuning.space import SearchSpace
 from core.tuning.study import Search, load_study, open_study
@@ -70,6 +72,26 @@ def test_two_worker_processes_run_a_study_to_its_end_each_trial_once(shared_csv,
     assert len({info.status.pid for info in infos}) == 2, "both workers ran trials"
     best = min(trials, key=lambda trial: trial.values[0])
     assert result["best"][0]["trial"] == best.number
+
+    # Promoted, the best trial is scored on its test split like any trained run; its settings become a preset.
+    def tune(*flags: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "core", "tune", "--study", "pair", "--storage", storage, *flags]
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+
+    promoted = tune("--promote", str(best.number))
+    assert promoted.returncode == 0, promoted.stderr[-2000:]
+    scored = runs.load_run(best.user_attrs["run_dir"])
+    assert json.loads(promoted.stdout.splitlines()[-1])["test"] == scored.metrics.test.headline()
+    assert scored.metrics.test.n == scored.config.split_sizes["test"] and 1 <= scored.metrics.best_epoch <= EPOCHS
+    again = tune("--promote", str(best.number))
+    assert again.returncode == 1 and "is scored already" in again.stderr
+    saved = tune("--save-preset", str(best.number), "pair-best")
+    assert saved.returncode == 0, saved.stderr[-2000:]
+    os.environ["AGEGENDER_RUNS"], previous = environment["AGEGENDER_RUNS"], os.environ["AGEGENDER_RUNS"]
+    try:
+        assert get_preset("pair-best") == dataclasses.replace(scored.config.train.preset, name="pair-best")
+    finally:
+        os.environ["AGEGENDER_RUNS"] = previous
 
 
 def test_a_worker_killed_mid_trial_leaves_the_study_whole_and_its_trial_is_failed_and_retried(shared_csv, tmp_path):
