@@ -210,16 +210,15 @@ def trial_run_dir(study_name: str, storage: str | None, number: int) -> str:
 
 def save_preset(args: argparse.Namespace) -> int:
     """Save a trial's settings as the user's preset: what `train --preset NAME` and the Train page then offer."""
-    import dataclasses
-
     from core import runs
     from core.networks.presets import save_user_preset
+    from core.tuning.space import SearchSpace
 
     number, name = args.save_preset
     if not number.isdigit():
         raise ValueError(f"--save-preset takes a trial's number, then a name; got {number!r}")
-    preset = runs.read_config(trial_run_dir(args.study, args.storage, int(number))).train.preset
-    path = save_user_preset(dataclasses.replace(preset, name=name))
+    trial_config = runs.read_config(trial_run_dir(args.study, args.storage, int(number))).train
+    path = save_user_preset(SearchSpace.preset_of(trial_config, name))
     print(json.dumps({"preset": name, "path": str(path)}))
     return 0
 

@@ -158,6 +158,14 @@ class SearchSpace:
         settings = {key: values[key] for key in TRAIN_SETTINGS if key in values}
         return dataclasses.replace(base, preset=preset, **settings)
 
+    @staticmethod
+    def preset_of(trial_config: TrainConfig, name: str) -> Preset:
+        """A trial's settings as a preset called `name`, to train at full length: its preset with the learning rate
+        and batch size it trained with (which TrainConfig held); its epochs and patience stay the base preset's."""
+        return dataclasses.replace(
+            trial_config.preset, name=name, learning_rate=trial_config.learning_rate, batch_size=trial_config.batch_size
+        )
+
     def to_json(self) -> dict:
         """What a study stores, to refuse a later run of it with another space."""
         return {"knobs": {knob.name: knob.to_json() for knob in self.knobs}, "fixed": dict(self.fixed)}

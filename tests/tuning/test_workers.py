@@ -89,7 +89,11 @@ def test_two_worker_processes_run_a_study_to_its_end_each_trial_once(shared_csv,
     assert saved.returncode == 0, saved.stderr[-2000:]
     os.environ["AGEGENDER_RUNS"], previous = environment["AGEGENDER_RUNS"], os.environ["AGEGENDER_RUNS"]
     try:
-        assert get_preset("pair-best") == dataclasses.replace(scored.config.train.preset, name="pair-best")
+        trained = scored.config.train
+        assert get_preset("pair-best") == dataclasses.replace(
+            trained.preset, name="pair-best", learning_rate=trained.learning_rate, batch_size=trained.batch_size
+        ), "the trial's settings, with the learning rate and batch size it trained with"
+        assert (trained.learning_rate, trained.batch_size) == (best.params["learning_rate"], best.params["batch_size"])
     finally:
         os.environ["AGEGENDER_RUNS"] = previous
 
