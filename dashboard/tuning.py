@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -106,11 +108,14 @@ def start_study(request: StudyRequest) -> Path:
             raise TrainingBusy(f"Study {busy[0]!r} is running; stop it or wait until it ends")
         changes = request.space_changes
         space_file = space_path(request.study) if changes else None
-        # The space is checked from a file of its own, so that a refused request leaves the study's file as it was.
-        checked_file = studies_dir() / f"{request.study}.space.json.new"
-        checked_file.parent.mkdir(parents=True, exist_ok=True)
-        checked_file.write_text(json.dumps(changes, indent=2))
+        # Checked from a file of its own (named before the study's name is known to be one), so that a refused
+        # request leaves the study's space file as it was.
+        studies_dir().mkdir(parents=True, exist_ok=True)
+        handle, checked = tempfile.mkstemp(suffix=".space.json", dir=studies_dir())
+        checked_file = Path(checked)
         try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(changes, out, indent=2)
             _check(request.argv(checked_file if changes else None))
             if space_file is not None:
                 checked_file.replace(space_file)
