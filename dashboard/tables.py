@@ -166,9 +166,9 @@ def trials_table(study, objective_names: list[str]) -> pd.DataFrame:
                 "state": TRIAL_STATES.get(trial.state.name, trial.state.name.lower()),
                 **dict(zip(objective_names, values, strict=True)),
                 "epochs": epochs,
-                **{name: float(f"{value:.4g}") if isinstance(value, float) else value for name, value in trial.params.items()},
                 "run": Path(run_dir).name if run_dir else None,
                 "test scored": bool(run_dir) and (Path(run_dir) / runs.METRICS_FILE).is_file(),
+                **{name: float(f"{value:.4g}") if isinstance(value, float) else value for name, value in trial.params.items()},
             }
         )
     return pd.DataFrame(rows)

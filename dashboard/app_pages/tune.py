@@ -122,14 +122,27 @@ def show_study(name: str) -> None:
         return
     st.dataframe(table, hide_index=True, key="tune-trials-table")
     plots = loaders.study_figures(study, names)
-    for row in (list(plots.items())[index : index + 2] for index in range(0, len(plots), 2)):
-        for column, (key, figure) in zip(st.columns(2), row, strict=False):
-            with column:
-                st.markdown(f"**{PLOT_TITLES[key]}**")
-                if isinstance(figure, str):
-                    st.caption(figure)
-                else:
-                    st.plotly_chart(figure, key=f"tune-plot-{key}")
+    if len(plots) == 1:  # No complete trial yet: one line says so.
+        show_plot(plots, "history")
+        return
+    left, right = st.columns(2)
+    with left:
+        show_plot(plots, "history")
+    with right:
+        show_plot(plots, "pareto" if "pareto" in plots else "importances")
+    show_plot(plots, "parallel")  # The whole width: one axis per searched setting.
+    if "pareto" in plots:
+        with st.columns(2)[0]:
+            show_plot(plots, "importances")
+
+
+def show_plot(plots: dict, key: str) -> None:
+    """One of the study's plots under its title, or why it is not there yet."""
+    st.markdown(f"**{PLOT_TITLES[key]}**")
+    if isinstance(plots[key], str):
+        st.caption(plots[key])
+    else:
+        st.plotly_chart(plots[key], key=f"tune-plot-{key}")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
