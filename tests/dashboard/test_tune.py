@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import optuna
@@ -21,6 +22,7 @@ from core.networks.presets import get_preset
 from core.tuning.space import KNOBS_BY_NAME, SearchSpace
 from dashboard import figures, tables, tuning
 from tests.dashboard_apptest import button, open_page, texts
+from tests.processes import wait_for
 
 LOW, HIGH = KNOBS_BY_NAME["dropout"].low, KNOBS_BY_NAME["dropout"].high
 DROPOUT = optuna.distributions.FloatDistribution(LOW, HIGH)
@@ -93,8 +95,8 @@ def empty_runs(tmp_path, monkeypatch, shared_csv) -> Path:
 
 def start_from_the_page(app, **settings):
     for key, value in settings.items():
-        widget = app.text_input(key=key) if key == "tune-name" else app.multiselect(key=key)
-        widget.set_value(value)
+        kind = app.text_input if key == "tune-name" else app.number_input if isinstance(value, int) else app.multiselect
+        kind(key=key).set_value(value)
     button(app, "Start the study").click()
     app.run()
     assert not app.exception, [error.value for error in app.exception]
@@ -219,3 +221,29 @@ def test_the_runs_page_filters_runs_by_study(study_runs):
         assert list(app.dataframe[0].value["run"]) == [own.name]
     finally:
         runs.remove(own)
+
+
+@pytest.mark.slow
+def test_stop_on_the_tune_page_ends_a_running_study(empty_runs):
+    from core.tuning.study import load_study, summary
+
+    app = open_page("tune")
+    settings = {"tune-name": "stopped", "tune-trials": 5, "tune-epochs": 20, "tune-limit": 300, "tune-knobs": ["dropout"]}
+    start_from_the_page(app, **settings)
+    pid = tuning.launch_record("stopped")["pid"]
+    try:
+        assert app.selectbox(key="tune-study").value == "stopped" and tuning.running_studies() == ["stopped"]
+        assert json.loads(tuning.space_path("stopped").read_text())["learning_rate"] is None, "only dropout is searched"
+        wait_for(lambda: summary(load_study("stopped"))["RUNNING"], 180, "the first trial to start", interval=0.5)
+        app.run()
+        app.button(key="tune-stop").click().run()
+        assert not app.exception, [error.value for error in app.exception]
+        wait_for(lambda: not tuning.is_running("stopped"), 120, "the study's process to end", interval=0.5)
+        assert dict(summary(load_study("stopped"))) == {"FAIL": 1}, "its running trial ended early, no other started"
+        app.run()
+        assert not app.exception and not [widget for widget in app.button if widget.key == "tune-stop"]
+        (progress,) = [caption for caption in texts(app, "caption") if "trials finished" in caption]
+        assert progress.startswith("0 of 5 trials finished") and "1 failed" in progress, progress
+    finally:
+        if runs.pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
