@@ -21,6 +21,7 @@ SECTIONS = {
     "Data and training": [
         ("data.py", "Data", ":material/database:"),
         ("train.py", "Train", ":material/model_training:"),
+        ("tune.py", "Tune", ":material/tune:"),
         ("runs.py", "Runs", ":material/history:"),
     ],
     "Results": [

@@ -10,6 +10,8 @@ face, so a 21k-row data set stays a small message to the browser.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -303,3 +305,40 @@ def coverage_bars(table: pd.DataFrame) -> go.Figure:
         barmode="group", yaxis_tickformat=".0%", yaxis_range=[0, 1], xaxis_title="true age", yaxis_title="true ages inside"
     )
     return _layout(figure, "Coverage of the age intervals", height=380)
+
+
+def study_figures(study, objective_names: list[str]) -> dict[str, go.Figure | str]:
+    """Optuna's own plots of a study, by key: a figure, or why there is none yet.
+
+    `history` and `parallel` (the first objective), `importances` (each
+    setting's share of the first objective's variance; 2+ complete trials) and,
+    for two objectives, `pareto` (the trade-off, best trials highlighted).
+    """
+    from optuna import visualization  # Imported here: only the Tune page needs it.
+
+    complete = [trial for trial in study.get_trials(deepcopy=False) if trial.state.name == "COMPLETE"]
+    if not complete:
+        return {"history": "The plots appear once a trial has completed."}
+    # Optuna plots one objective at a time; with two, the first is plotted and the Pareto front shows both.
+    first = {"target": (lambda trial: trial.values[0]) if len(objective_names) > 1 else None, "target_name": objective_names[0]}
+    found = {
+        "history": visualization.plot_optimization_history(study, **first),
+        "parallel": visualization.plot_parallel_coordinate(study, **first),
+        "importances": "The importance of each setting needs at least two complete trials.",
+    }
+    if len(complete) >= 2:
+        # Given a target, Optuna rates the settings for getting it low (it knows the direction only without one).
+        maximized = len(objective_names) > 1 and study.directions[0].name == "MAXIMIZE"
+        ranked = {"target": lambda trial: -trial.values[0], "target_name": objective_names[0]} if maximized else first
+        try:
+            with warnings.catch_warnings():  # Its notes on tiny studies ("importances will be equal") are for a console.
+                warnings.simplefilter("ignore", UserWarning)
+                found["importances"] = visualization.plot_param_importances(study, **ranked)
+        except (ValueError, RuntimeError) as error:  # Settings that did not vary, say.
+            found["importances"] = f"No importances yet: {error}"
+    if len(objective_names) == 2:
+        found["pareto"] = visualization.plot_pareto_front(study, target_names=objective_names)
+    for figure in found.values():
+        if isinstance(figure, go.Figure):
+            figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return found

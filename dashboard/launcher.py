@@ -40,7 +40,7 @@ def train_command(run_dir: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _launch_lock(parent: Path):
+def launch_lock(parent: Path):
     """Serialise launches, so two sessions pressing Start together cannot both start one."""
     parent.mkdir(parents=True, exist_ok=True)
     with open(parent / LOCK_FILE, "w") as lock:
@@ -63,8 +63,8 @@ def start_training(config: TrainConfig, parent: Path | None = None) -> Path:
         raise ValueError("The training config has no csv_path: choose a data file first")
     if not Path(config.csv_path).is_file():
         raise ValueError(f"No CSV file at {config.csv_path}: choose a data file on the Data page")
-    with _launch_lock(parent):
-        _refuse_if_busy(parent)
+    with launch_lock(parent):
+        refuse_if_busy(parent)
         run_dir = runs.new_run_dir(config, parent)
         # The trainer reads its settings from this config.json, and completes it
         # and status.json once TensorFlow has loaded, seconds from now; until then
@@ -85,13 +85,13 @@ def resume_training(run_dir: Path) -> Path:
     if not run.can_resume:
         raise ValueError(f"Run {run.run_id} cannot be resumed: it is {run.state}, and only a stopped or interrupted run "
                          "with at least one whole epoch can")  # fmt: skip
-    with _launch_lock(run.run_dir.parent):
-        _refuse_if_busy(run.run_dir.parent)
+    with launch_lock(run.run_dir.parent):
+        refuse_if_busy(run.run_dir.parent)
         _launch([sys.executable, "-m", "core", "train", "--resume", str(run.run_dir)], run.run_dir, runs.lifecycle.mark_resumed)
     return run.run_dir
 
 
-def _refuse_if_busy(parent: Path) -> None:
+def refuse_if_busy(parent: Path) -> None:
     running = runs.active_run(parent)
     if running is not None:
         raise TrainingBusy(f"Run {running.run_id} is still training; stop it or wait until it ends")
@@ -127,8 +127,13 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:
     """The last `lines` lines of the run's train.log ('' when there is none)."""
+    return file_tail(Path(run_dir) / runs.LOG_FILE, lines)
+
+
+def file_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a command's output file ('' when there is none)."""
     try:
-        text = (Path(run_dir) / runs.LOG_FILE).read_text(errors="replace")
+        text = Path(path).read_text(errors="replace")
     except FileNotFoundError:
         return ""
     # Keras progress bars redraw with carriage returns; keep only the final state of each line.

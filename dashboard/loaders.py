@@ -5,6 +5,7 @@
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
     predictor = load_predictor(run_dirs)     # the models of one or two runs (core.inference.photos.FacePredictor)
     maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
+    figures = study_figures(study, ["combined"])  # a tuning study's plots, drawn again when a trial completes
     photo, picture = predict_upload(run_dirs, data, "report", 0.8)  # an uploaded photo's faces, and the photo with boxes
 
 Caches are keyed by path *and* modification time (and size), so an edited
@@ -31,6 +32,7 @@ from core.data.health import HealthReport, health_report
 from core.data.loading import FaceData, LoadReport, load_faces
 from core.explain.maps import GroupAverage
 from core.explain.maps import group_averages as average_groups
+from core.paths import studies_dir
 
 if TYPE_CHECKING:
     from core.explain.cams import Explainer
@@ -204,3 +206,18 @@ def group_averages(
     frozen_groups = tuple((label, tuple(int(row_id) for row_id in rows)) for label, rows in groups.items())
     # The faces are a CSV's rows; its hash (checked against the run's by the page) keys them.
     return _group_averages(model_key([run.run_dir]), head, method, run.config.data_hash or "", frozen_groups, faces.images)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _study_figures(where: str, name: str, complete: tuple, objective_names: tuple[str, ...], _study) -> dict:
+    from dashboard.figures import study_figures as draw
+
+    return draw(_study, list(objective_names))
+
+
+def study_figures(study, objective_names: list[str]) -> dict:
+    """The Tune page's plots of an Optuna study (dashboard.figures.study_figures), drawn again only when a trial completes."""
+    complete = tuple(
+        (trial.number, tuple(trial.values)) for trial in study.get_trials(deepcopy=False) if trial.state.name == "COMPLETE"
+    )
+    return _study_figures(str(studies_dir()), study.study_name, complete, tuple(objective_names), study)

@@ -4,7 +4,9 @@
     first = default_runs(usable)                        # [a both run] or [a gender run, an age run] (or one of them)
 
 A run is usable once it has finished (completed, or stopped with its best
-model kept) and has its model.keras. The user's own runs come before the
+model kept) and has its model.keras; a tuning trial's run only once it is
+promoted (scored on its test split): before that it is one of a study's many
+short trainings, never checked on faces it did not choose by. The user's own runs come before the
 starter run that ships with the studio, which is proposed only when there
 is no usable run of the user's.
 """
@@ -19,7 +21,7 @@ def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:
     """The finished runs with a model, by task, in the order given (list_runs gives newest first)."""
     usable = {task: [] for task in TASKS}
     for run in run_list:
-        if run.is_usable:
+        if run.is_usable and (run.config.study is None or run.metrics is not None):
             usable[run.task].append(run)
     return usable
 

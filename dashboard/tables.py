@@ -4,6 +4,7 @@
     breakdown_table(summarize(frame).by_age_bucket)        # MAE / accuracy per age bucket
     calibration_table(frame)                               # predicted vs observed P(female)
     runs_table(list_runs())                                # the Runs page overview
+    trials_table(study, ["combined"])                      # the Tune page's trials of an Optuna study
 
 The numbers come from `core.evaluation.metrics`; this module only shapes them.
 """
@@ -11,6 +12,7 @@ The numbers come from `core.evaluation.metrics`; this module only shapes them.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,7 +119,7 @@ def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
             {
                 "run": run.run_id,
                 "model": "starter (ships with the studio)" if run.is_starter else "yours",
-                "status": run.state,
+                "status": run_state(run),
                 "task": run.task,
                 "preset": run.config.train.preset.name,
                 "test accuracy": test and test.accuracy,
@@ -128,6 +130,45 @@ def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
                 "rows": run.config.rows_used,
                 "test faces": test and test.n,
                 "started (UTC)": _short_time(run.status.started_at),
+                "study": run.config.study and f"{run.config.study} · trial {run.config.trial}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_state(run: runs.RunInfo) -> str:
+    """A run's state as the tables show it: a pruned tuning trial says after which epoch."""
+    if run.state == runs.PRUNED and run.status.pruned_at_epoch is not None:
+        return f"{runs.PRUNED} at epoch {run.status.pruned_at_epoch}"
+    return run.state
+
+
+# Optuna's trial states (optuna.trial.TrialState names) in the words the runs use.
+TRIAL_STATES = {"COMPLETE": "complete", "PRUNED": runs.PRUNED, "FAIL": runs.FAILED, "RUNNING": runs.RUNNING, "WAITING": "waiting"}
+
+
+def trials_table(study, objective_names: list[str]) -> pd.DataFrame:
+    """One row per trial of an Optuna study: state, objective value(s), epochs run, settings tried and its run.
+
+    A running trial's epochs come from its run's history, which grows while it
+    trains; a finished one's from what the worker recorded (core.tuning.worker).
+    """
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        run_dir = trial.user_attrs.get("run_dir")
+        epochs = trial.user_attrs.get("epochs")
+        if epochs is None and run_dir:
+            epochs = runs.epochs_done(runs.read_history(Path(run_dir)))
+        values = trial.values if trial.state.name == "COMPLETE" and trial.values else [None] * len(objective_names)
+        rows.append(
+            {
+                "trial": trial.number,
+                "state": TRIAL_STATES.get(trial.state.name, trial.state.name.lower()),
+                **dict(zip(objective_names, values, strict=True)),
+                "epochs": epochs,
+                "run": Path(run_dir).name if run_dir else None,
+                "test scored": bool(run_dir) and (Path(run_dir) / runs.METRICS_FILE).is_file(),
+                **{name: float(f"{value:.4g}") if isinstance(value, float) else value for name, value in trial.params.items()},
             }
         )
     return pd.DataFrame(rows)

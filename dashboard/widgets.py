@@ -2,8 +2,9 @@
 
 Session state shared between pages lives under the keys below, and only here:
 the CSV chosen on the Data page (used by Train), the run last looked at
-(used by Predictions, Errors and Explain) and the faces chosen on the
-Predictions and Errors pages for the Explain page.
+(used by Predictions, Errors and Explain), the faces chosen on the
+Predictions and Errors pages for the Explain page, and the preset the Tune
+page hands to the Train page.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.labels import ETHNICITIES, GENDERS
 from core.paths import cache_dir, default_csv_path
 from dashboard import launcher, loaders
 from dashboard.selection import FaceFilter
+from dashboard.tables import run_state
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ UPLOAD_KEY = "stored_upload"
 CHOSEN_FACES_KEY = "chosen_faces"
 # The run the Train page shows (its live panel while it trains); the Runs page's Resume sets it too.
 WATCHED_TRAINING_KEY = "watched_training"
+# A preset name the Tune page hands to the Train page ("Train with these settings"); the Train page takes it once.
+HANDED_PRESET_KEY = "handed_preset"
 # The Explain page shows this many chosen faces at most, the latest first.
 MAX_CHOSEN_FACES = 12
 DATA_PAGE = "app_pages/data.py"
@@ -38,6 +42,7 @@ TRAIN_PAGE = "app_pages/train.py"
 EXPLAIN_PAGE = "app_pages/explain.py"
 PREDICT_PAGE = "app_pages/predict.py"
 ERRORS_PAGE = "app_pages/errors.py"
+TUNE_PAGE = "app_pages/tune.py"
 
 
 def unexpected_error(error: Exception) -> None:
@@ -109,6 +114,16 @@ def resume_and_watch(run: runs.RunInfo) -> bool:
     return True
 
 
+def hand_preset_to_train_page(name: str) -> None:
+    """Make the Train page choose preset `name` (and its defaults) the next time it opens."""
+    st.session_state[HANDED_PRESET_KEY] = name
+
+
+def take_handed_preset() -> str | None:
+    """The preset name handed to the Train page, once (None when there is none)."""
+    return st.session_state.pop(HANDED_PRESET_KEY, None)
+
+
 def chosen_faces() -> list[int]:
     """Row ids of the faces chosen for the Explain page, latest first."""
     return list(st.session_state.get(CHOSEN_FACES_KEY, []))
@@ -145,7 +160,7 @@ def load_data_or_explain(path: Path) -> tuple[FaceData, LoadReport] | None:
 
 
 def describe_run(run: runs.RunInfo) -> str:
-    parts = ["Starter model (ships with the studio)" if run.is_starter else run.run_id, run.state]
+    parts = ["Starter model (ships with the studio)" if run.is_starter else run.run_id, run_state(run)]
     test = run.metrics.test if run.metrics else None
     if test is not None and test.accuracy is not None:
         parts.append(f"accuracy {percent(test.accuracy)}")

@@ -10,6 +10,7 @@ from dashboard import figures, loaders, tables, widgets
 
 CONFIRM_KEY = "delete-confirm"
 NOTICE_KEY = "delete-notice"
+ALL_RUNS, OWN_RUNS = "all runs", "runs outside any study"
 
 
 def delete_confirmed(run_id: str, run_dir: str) -> None:
@@ -38,6 +39,19 @@ if not run_list:
     )
     st.page_link(widgets.TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
     st.stop()
+
+study_names = sorted({run.config.study for run in run_list if run.config.study is not None})
+if study_names:
+    # A study's trials are runs too (pruned ones included): many of them, so they can be shown apart.
+    shown_study = st.selectbox("Study", [ALL_RUNS, OWN_RUNS, *study_names], key="runs-study",
+                               help="Runs of a tuning study (the Tune page) are its trials.")  # fmt: skip
+    if shown_study == OWN_RUNS:
+        run_list = [run for run in run_list if run.config.study is None]
+    elif shown_study != ALL_RUNS:
+        run_list = [run for run in run_list if run.config.study == shown_study]
+    if not run_list:
+        st.info("No run here: choose another study above.", icon=":material/filter_alt_off:")
+        st.stop()
 
 overview = tables.runs_table(run_list)
 number_formats = {

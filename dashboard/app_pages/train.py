@@ -7,8 +7,8 @@ import streamlit as st
 from core import runs
 from core.config import TrainConfig
 from core.labels import TASKS
-from core.networks.presets import DEFAULT_PRESET, PRESETS
-from dashboard import figures, launcher, loaders, widgets
+from core.networks.presets import DEFAULT_PRESET, all_presets
+from dashboard import figures, launcher, loaders, tuning, widgets
 from dashboard.tables import run_duration_seconds
 
 REFRESH_SECONDS = 1
@@ -36,18 +36,25 @@ data_usable = widgets.load_data_or_explain(csv_path) is not None
 if not data_usable:
     st.page_link(widgets.DATA_PAGE, label="Choose the data on the Data page", icon=":material/database:")
 active = runs.active_run()
+studies_running = tuning.running_studies()
 
+# The studio's presets and the user's (saved from a tuning trial on the Tune page, say).
+presets = all_presets()
+handed = widgets.take_handed_preset()
+if handed in presets:  # "Train with these settings" on the Tune page: that preset, with its defaults.
+    st.session_state["train-preset"] = presets[handed]
+elif "train-preset" not in st.session_state:
+    st.session_state["train-preset"] = presets[DEFAULT_PRESET]
 # Outside the form, so that choosing a preset refills the settings below at once.
 preset = st.selectbox(
     "Preset",
-    list(PRESETS.values()),
-    index=list(PRESETS).index(DEFAULT_PRESET),
+    list(presets.values()),
     format_func=str,
     key="train-preset",
     on_change=apply_preset_defaults,
-    help="\n\n".join(f"**{name}**: {recipe.description}" for name, recipe in PRESETS.items()),
+    help="\n\n".join(f"**{name}**: {recipe.description}" for name, recipe in presets.items()),
 )
-if "train-epochs" not in st.session_state:
+if "train-epochs" not in st.session_state or handed in presets:
     apply_preset_defaults()
 
 with st.form("train-settings"):
@@ -93,7 +100,10 @@ with st.form("train-settings"):
         "lists them). Off: every valid row is used. Either way all copies of a face stay on one side of the split.",
     )
     start = st.form_submit_button(
-        "Start training", type="primary", icon=":material/play_arrow:", disabled=active is not None or not data_usable
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=active is not None or bool(studies_running) or not data_usable,
     )
 
 if active is not None:
@@ -101,6 +111,11 @@ if active is not None:
         f"Run `{active.run_id}` is training on this machine; one training runs at a time. Stop it below or wait until it ends.",
         icon=":material/directions_run:",
     )
+
+if studies_running and active is None:
+    st.info(f"Study `{studies_running[0]}` is running on this machine (between two trials now); a training waits until it ends.",
+            icon=":material/directions_run:")  # fmt: skip
+    st.page_link(widgets.TUNE_PAGE, label="See it on the Tune page", icon=":material/tune:")
 
 if start:
     try:
@@ -164,6 +179,10 @@ def final_panel(run: runs.RunInfo) -> None:
         st.warning(f"Stopped on request after {duration}; {kept}.", icon=":material/stop_circle:")
         if run.status.error:  # A resume that was refused before it trained says why.
             st.error(run.status.error, icon=":material/error:")
+    elif run.state == runs.PRUNED:
+        kept = "its model was kept" if run.has_model else "its history was kept, not its model"
+        st.warning(f"A tuning trial pruned after epoch {run.status.pruned_at_epoch} by its study's pruner (its validation loss "
+                   f"was not promising); {kept}.", icon=":material/content_cut:")  # fmt: skip
     elif run.state == runs.FAILED:
         st.error(f"Failed: {run.status.error or 'no message'}", icon=":material/error:")
     else:

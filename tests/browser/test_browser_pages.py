@@ -41,6 +41,13 @@ def check_train(page) -> None:
     expect(page.get_by_role("button", name="Start training")).to_be_visible()
 
 
+def check_tune(page) -> None:
+    expect(page.get_by_text("No study yet")).to_be_visible()
+    for label in ("Study name", "Trials", "Epochs per trial", "Row limit (0 = all rows)", "Workers"):
+        expect(page.get_by_label(label, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Start the study")).to_be_visible()
+
+
 def check_runs(page, run_dir) -> None:
     row = wait_until(lambda: table_row(page, run_dir.name), f"run {run_dir.name} in the runs table", page=page)
     assert (row["run"], row["model"], row["status"], row["task"]) == (run_dir.name, "yours", "completed", "both"), row
@@ -82,6 +89,7 @@ def test_every_page_opens_from_the_sidebar_and_shows_its_content(page, fixture_r
         "Home": check_home,
         "Data": check_data,
         "Train": check_train,
+        "Tune": check_tune,
         "Runs": lambda page: check_runs(page, fixture_run),
         "Predictions": check_predictions,
         "Errors": check_errors,

@@ -113,11 +113,11 @@ def test_the_faces_table_leaves_out_a_head_the_models_lack():
 # model_choice.py ----------------------------------------------------------------------------------
 
 
-def fake_run(tmp_path, name: str, task: str, state: str = runs.COMPLETED, with_model: bool = True) -> runs.RunInfo:
+def fake_run(tmp_path, name: str, task: str, state: str = runs.COMPLETED, with_model: bool = True, **provenance) -> runs.RunInfo:
     """A run folder with the files model_choice looks at (an empty model file stands for a model)."""
     run_dir = tmp_path / name
     run_dir.mkdir()
-    (run_dir / runs.CONFIG_FILE).write_text(json.dumps({"task": task}))
+    (run_dir / runs.CONFIG_FILE).write_text(json.dumps({"task": task, **provenance}))
     (run_dir / runs.STATUS_FILE).write_text(json.dumps({"state": state}))
     if with_model:
         (run_dir / runs.MODEL_FILE).write_bytes(b"")
@@ -140,6 +140,13 @@ def test_only_finished_runs_with_a_model_can_predict(tmp_path):
         "age": ["04-age"],
     }
     assert [run.run_id for run in model_choice.default_runs(usable)] == ["03-gender-stopped", "04-age"], "the pair is newer"
+
+
+def test_a_tuning_trials_model_is_offered_only_once_it_is_promoted(tmp_path):
+    own = fake_run(tmp_path, "01-both", "both")
+    trial = fake_run(tmp_path, "02-both-study-t0", "both", study="study", trial=0)
+    assert trial.is_usable and trial.metrics is None, "a complete trial with its model, not scored on its test split"
+    assert model_choice.runs_by_task([trial, own])["both"] == [own]
 
 
 def test_the_newest_both_run_is_proposed_unless_a_newer_pair_exists(tmp_path):
