@@ -15,8 +15,6 @@ from pathlib import Path
 
 from core import runs
 from core.evaluation.metrics import predictions_frame, summarize
-from core.inference.predictor import Predictor
-from core.training.prepare import load_prepared_data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +65,10 @@ def check_objectives(names: tuple[str, ...], heads: tuple[str, ...]) -> tuple[Ob
 
 def validation_scores(run_dir: Path) -> dict[str, float]:
     """Every objective's figure that the run's heads allow, from its best model on its validation split."""
+    # Imported here: they bring TensorFlow, which the objectives' names and checks (the Tune page's) do not need.
+    from core.inference.predictor import Predictor
+    from core.training.prepare import load_prepared_data
+
     run = runs.load_run(run_dir)
     data = load_prepared_data(run)
     faces, rows = data.faces, data.split.val

@@ -118,7 +118,7 @@ def _journal(path: str) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(JournalFileBackend(path))
 
 
-class _RetryDeadWorkersTrial(optuna.storages.RetryFailedTrialCallback):
+class _RetryDeadWorkersTrial(optuna.storages.RetryHeartbeatStaleTrialCallback):
     """Optuna's retry of a trial whose worker stopped sending heartbeats, which also marks that trial's run failed."""
 
     def __init__(self, keep_model: bool):
