@@ -26,6 +26,7 @@ RANKS = {
     "inference": 7,
     "training": 8,
     "explain": 9,
+    "service": 9,
     "cli": 10,
     "__main__": 11,
 }
