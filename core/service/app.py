@@ -54,7 +54,7 @@ class Loading:
     def run(self) -> None:
         started = time.perf_counter()
         try:
-            self.models = self._load(list(self.settings.run_dirs), self.settings.max_pixels)
+            self.models = self._load(self.settings)
         except Exception as error:  # Whatever it was, /ready says it and the process stays up to say it.
             self.error = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
             log.error("the models could not be loaded: %s", self.error)
@@ -73,7 +73,7 @@ class Loading:
 
 
 def create_app(settings: ServiceSettings, load=ServedModels.load) -> FastAPI:
-    """The service for these settings; `load(run_dirs, max_pixels)` gives its models (core.service.answers.ServedModels.load)."""
+    """The service for these settings; `load(settings)` gives its models (core.service.answers.ServedModels.load)."""
     keys = read_keys(settings.key_file)  # Refuses an unreadable or empty key file before anything starts.
     loading = Loading(settings, load)
     limiter = anyio.CapacityLimiter(settings.inference_threads)

@@ -34,8 +34,11 @@ class ServiceSettings:
     max_images: int = _setting(16, "most photos in one request")
     max_pixels: int = _setting(MAX_PIXELS, "most pixels in one photo (the studio's 50 megapixels: 150 MB decoded)")
     timeout: float = _setting(60.0, "seconds a request may take before it is answered 503")
-    # Photos decoded and predicted at once; each waits its turn without holding a thread, so a timeout still ends it.
-    inference_threads: int = _setting(os.cpu_count() or 1, "photos decoded and predicted at once (default: the CPU count)")
+    # Photos decoded and predicted at once, each in a thread; the others wait their turn without holding one, so a
+    # timeout still ends them. Most of a photo's time is the detector's many small TensorFlow calls, which leave the
+    # CPU idle between them: 8 clients on 2 (shared) cores got 22 requests/s with one photo at a time (a lock), 28
+    # with 2, 43 with 4, 50-55 with 8 (benchmarks/serve_load.py). Each may hold a photo of up to 150 MB decoded.
+    inference_threads: int = _setting(8, "photos decoded and predicted at once")
     key_file: str | None = _setting(None, "a file of API keys, one a line (beside the AGEGENDER_API_KEYS variable)")
     cors_origins: tuple[str, ...] = _setting((), "web origins allowed to call from a browser (CORS is off without one)")
 
