@@ -105,6 +105,8 @@ class ModelAnswer(pydantic.BaseModel):
 
 
 class Readiness(pydantic.BaseModel):
+    """Whether the models are loaded: `detail` says why not when they failed."""
+
     status: Literal["ready", "loading", "failed"]
     detail: str | None = None
     runs: dict[str, str] | None = None
