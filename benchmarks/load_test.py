@@ -25,7 +25,8 @@ import numpy as np
 
 from benchmarks.paths import SHARED_FACES
 from core.paths import PROJECT_ROOT
-from dashboard.serving import memory_mb, serve
+from core.service.launch import memory_mb
+from dashboard.serving import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -22,6 +22,7 @@ COMMANDS = {
     "data_health": "copies of a face, conflicting labels and doubted labels in a face CSV",
     "import_faces": "make a face CSV from UTKFace chips or labelled photos",
     "model_card": "write a finished run's MODEL_CARD.md",
+    "serve": "serve the models over HTTP for other programs (FastAPI; OpenAPI docs at /docs)",
 }
 
 

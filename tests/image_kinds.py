@@ -1,12 +1,15 @@
-"""Real face photos in every kind an upload may come as, made in memory from a shared UTKFace chip.
+"""Real face photos in every kind an upload may come as, made in memory from a shared UTKFace chip; and hostile uploads.
 
-Used by test_images.py (decoding) and test_faces.py (a face is found in each kind).
+Used by test_images.py (decoding), test_faces.py (a face is found in each
+kind), the dashboard's tests and tests/service (the HTTP service refuses each
+hostile upload with the studio's message).
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 
 import numpy as np
@@ -59,3 +62,29 @@ def png_header(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def zipped(entries: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"><circle cx="100" cy="100" r="80"/></svg>'
+
+
+def hostile_uploads(jpeg: bytes) -> dict[str, tuple[bytes, str]]:
+    """Uploads no photo reader should choke on, made from a good JPEG where they need one, each with a phrase its refusal must hold."""
+    return {
+        "random bytes": (
+            bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8)),
+            "not a JPEG, PNG or WebP image",
+        ),
+        "a zip of the photo": (zipped({"photo.jpg": jpeg}), "not a JPEG, PNG or WebP image"),
+        "a truncated JPEG": (jpeg[: len(jpeg) // 2], "damaged JPEG image"),
+        "an SVG": (SVG, "not a JPEG, PNG or WebP image"),
+        "a decompression bomb": (png_header(20000, 20000), "over the 50-megapixel limit"),
+        "an empty file": (b"", "not a JPEG, PNG or WebP image (the file is empty)"),
+    }

@@ -27,6 +27,7 @@ RANKS = {
     "training": 8,
     "explain": 9,
     "tuning": 9,
+    "service": 9,
     "cli": 10,
     "__main__": 11,
 }

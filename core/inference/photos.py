@@ -120,14 +120,19 @@ class FacePrediction:
             return None
         return "female" if self.female_probability >= 0.5 else "male"
 
-    def to_dict(self) -> dict:
-        values = {"box": list(self.box), "confidence": None if self.detected is None else round(self.detected.confidence, 4)}
+    def to_dict(self, rounded: bool = True) -> dict:
+        """The face's JSON keys: rounded for people (`predict`, the dashboard), or at full precision for programs (the HTTP service)."""
+
+        def keep(value: float, digits: int) -> float:
+            return round(value, digits) if rounded else value
+
+        values = {"box": list(self.box), "confidence": None if self.detected is None else keep(self.detected.confidence, 4)}
         if self.age is not None:
-            values["age"] = round(self.age, 1)
+            values["age"] = keep(self.age, 1)
         if self.age_low is not None:
-            values.update(age_low=round(self.age_low, 1), age_high=round(self.age_high, 1), interval_level=self.interval_level)
+            values.update(age_low=keep(self.age_low, 1), age_high=keep(self.age_high, 1), interval_level=self.interval_level)
         if self.female_probability is not None:
-            values.update(gender=self.gender, female_probability=round(self.female_probability, 4))
+            values.update(gender=self.gender, female_probability=keep(self.female_probability, 4))
         values["warnings"] = list(self.warnings)
         return values
 
@@ -139,8 +144,8 @@ class PhotoPrediction:
     faces: list[FacePrediction]
     message: str | None = None  # says why `faces` is empty, or that the whole image was read as a face
 
-    def to_dict(self) -> dict:
-        faces = [face.to_dict() for face in self.faces]
+    def to_dict(self, rounded: bool = True) -> dict:
+        faces = [face.to_dict(rounded) for face in self.faces]
         return {"width": self.width, "height": self.height, "faces": faces, "message": self.message}
 
 

@@ -1,5 +1,5 @@
 """Run directories: their files (layout), each file's schema (records), reading and writing them (store),
-the state machine of a run (lifecycle), and its model card (model_card).
+the state machine of a run (lifecycle), its model card (model_card), and which runs answer for photos (choice).
 
 May import: labels, paths, errors, files, config, data, evaluation. The names below are the package's
 public face (`from core import runs; runs.load_run(...)`); lifecycle's transitions are used as
@@ -7,6 +7,7 @@ public face (`from core import runs; runs.load_run(...)`); lifecycle's transitio
 """
 
 from core.runs import lifecycle
+from core.runs.choice import default_runs, runs_by_task
 from core.runs.layout import *  # noqa: F403  (the file names and states)
 from core.runs.lifecycle import pid_alive, read_status, request_stop, stop_requested
 from core.runs.records import HistoryRecord, RunConfig, RunMetrics, Status, now_iso, read_json, write_json_atomic

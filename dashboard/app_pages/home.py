@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import runs
-from dashboard import model_choice, widgets
+from dashboard import widgets
 
 KAGGLE_URL = "https://www.kaggle.com/datasets/nipunarora8/age-gender-and-ethnicity-face-data-csv"
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
@@ -25,7 +25,7 @@ with data_column:
     else:
         st.warning("**Data:** none yet. The starter model works without it; training needs it.", icon=":material/database:")
 with model_column:
-    proposed = model_choice.default_runs(model_choice.runs_by_task(runs.available_runs()))
+    proposed = runs.default_runs(runs.runs_by_task(runs.available_runs()))
     if not proposed:
         st.warning("**Models:** none yet: train one on the Train page.", icon=":material/neurology:")
     elif proposed[0].is_starter:

@@ -6,7 +6,7 @@ import streamlit as st
 from core import runs
 from core.evaluation.calibration import DEFAULT_LEVEL, LEVELS
 from core.explain.maps import METHOD_LABELS, overlay
-from dashboard import loaders, model_choice, widgets
+from dashboard import loaders, widgets
 from dashboard.photos import face_label, face_numbers, faces_table
 
 BOTH_MODE, PAIR_MODE = "One run with both heads", "A gender run and an age run"
@@ -19,7 +19,7 @@ st.caption(
     "the models then give its age and gender, and a CAM shows where each model looked."
 )
 
-usable = model_choice.runs_by_task(runs.available_runs())
+usable = runs.runs_by_task(runs.available_runs())
 if not any(usable.values()):
     st.info(
         "No finished run with a model yet, so there is nothing to predict with. Train a model on the Train page first.",
@@ -29,7 +29,7 @@ if not any(usable.values()):
     st.stop()
 
 by_id = {run.run_id: run for task_runs in usable.values() for run in task_runs}
-default = model_choice.default_runs(usable)
+default = runs.default_runs(usable)
 modes = [mode for mode, present in ((BOTH_MODE, usable["both"]), (PAIR_MODE, usable["gender"] or usable["age"])) if present]
 default_mode = BOTH_MODE if default[0].task == "both" else PAIR_MODE
 mode = st.radio("Models", modes, index=modes.index(default_mode), horizontal=True, key="predict-mode")

@@ -1,4 +1,5 @@
-"""Runs page: every run in a table (the starter model last), several compared side by side, a run's model card, deletion."""
+"""Runs page: every run in a table (the starter model last), several compared side by side, a run's model card, the
+command that serves it over HTTP, export, resuming, deletion."""
 
 import pandas as pd
 import streamlit as st
@@ -6,6 +7,7 @@ import streamlit as st
 from core import runs
 from core.inference import export
 from core.runs.model_card import model_card
+from core.service.settings import serve_command
 from dashboard import figures, loaders, tables, widgets
 
 CONFIRM_KEY = "delete-confirm"
@@ -104,6 +106,21 @@ else:
         st.markdown(card)
     st.download_button("Download the model card", card, file_name=f"{card_run.run_id}-{runs.MODEL_CARD_FILE}", mime="text/markdown",
                        icon=":material/download:", key="card-download")  # fmt: skip
+
+st.header("Serve over HTTP")
+servable = [run_id for run_id, run in by_id.items() if run.is_usable]
+if not servable:
+    st.caption("A finished run can answer other programs over HTTP (`python -m core serve`).")
+else:
+    serve_run_id = st.selectbox(
+        "Run to serve", servable, format_func=lambda run_id: widgets.describe_run(by_id[run_id]), key="serve-run"
+    )
+    st.code(serve_command([by_id[serve_run_id].run_dir]), language="bash")
+    st.caption(
+        "Type this in the project's folder: other programs then get every face's box, age with its interval, gender and "
+        "warnings from `POST /v1/faces` at http://127.0.0.1:8000 (its description at /docs). Name a gender run and an age "
+        "run to serve them together. API keys, limits and examples: docs/serving.md."
+    )
 
 st.header("Export")
 exportable = [run_id for run_id, run in by_id.items() if run.has_model and run.metrics is not None]

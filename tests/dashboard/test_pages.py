@@ -17,7 +17,7 @@ from core.data import health as data_health
 from core.evaluation.metrics import age_bucket
 from core.labels import TASKS
 from core.networks.presets import DEFAULT_PRESET, get_preset
-from tests.conftest import SHARED_CSV
+from tests.conftest import SHARED_CSV, SHIPPED_STARTER
 from tests.dashboard_apptest import button, images_shown, metric_values, open_page, runs_folder, texts
 
 BOTH, GENDER = "20260101-000000-both-seed-tiny", "20260101-000001-gender-seed-tiny"
@@ -294,6 +294,14 @@ def test_runs_page_deletes_a_run_only_after_confirmation(runs_dir):
     assert not (runs_dir / GENDER).exists() and (runs_dir / BOTH).is_dir()
     assert texts(app, "success") == [f"Deleted run `{GENDER}`."]
     assert list(app.dataframe[0].value["run"]) == [BOTH]
+
+
+def test_runs_page_shows_the_command_that_serves_a_finished_run(no_runs, monkeypatch):
+    monkeypatch.setenv("AGEGENDER_STARTER", str(SHIPPED_STARTER))
+    app = open_page("runs")
+    assert not app.exception
+    assert app.selectbox(key="serve-run").value == "starter"
+    assert [block.value for block in app.code] == ["python -m core serve models/starter"]
 
 
 def test_runs_page_without_runs_says_what_to_do(no_runs):

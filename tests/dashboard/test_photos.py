@@ -1,10 +1,9 @@
-"""Streamlit-free helpers of the Predict and Explain pages: dashboard/photos.py, model_choice.py and explaining.py."""
+"""Streamlit-free helpers of the Predict and Explain pages: dashboard/photos.py and explaining.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
-import json
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 
 from core import runs
 from core.inference.photos import FacePrediction, PhotoPrediction
-from dashboard import explaining, model_choice
+from dashboard import explaining
 from dashboard.photos import BOX_COLOURS, annotated_photo, face_label, face_numbers, faces_table
 
 GREY = 128
@@ -108,59 +107,6 @@ def test_the_faces_table_leaves_out_a_head_the_models_lack():
     age_only = PhotoPrediction(50, 50, [face((0, 0, 50, 50), female_probability=None)])
     assert not {"gender", "female_probability"} & set(faces_table([("a.jpg", age_only)]).columns)
     assert faces_table([]).empty
-
-
-# model_choice.py ----------------------------------------------------------------------------------
-
-
-def fake_run(tmp_path, name: str, task: str, state: str = runs.COMPLETED, with_model: bool = True, **provenance) -> runs.RunInfo:
-    """A run folder with the files model_choice looks at (an empty model file stands for a model)."""
-    run_dir = tmp_path / name
-    run_dir.mkdir()
-    (run_dir / runs.CONFIG_FILE).write_text(json.dumps({"task": task, **provenance}))
-    (run_dir / runs.STATUS_FILE).write_text(json.dumps({"state": state}))
-    if with_model:
-        (run_dir / runs.MODEL_FILE).write_bytes(b"")
-    return runs.load_run(run_dir)
-
-
-def test_only_finished_runs_with_a_model_can_predict(tmp_path):
-    listed = [
-        fake_run(tmp_path, "06-both-failed", "both", state=runs.FAILED),
-        fake_run(tmp_path, "05-both-no-model", "both", with_model=False),
-        fake_run(tmp_path, "04-age", "age"),
-        fake_run(tmp_path, "03-gender-stopped", "gender", state=runs.STOPPED),
-        fake_run(tmp_path, "02-both", "both"),
-        fake_run(tmp_path, "01-gender", "gender"),
-    ]
-    usable = model_choice.runs_by_task(listed)
-    assert {task: [run.run_id for run in found] for task, found in usable.items()} == {
-        "both": ["02-both"],
-        "gender": ["03-gender-stopped", "01-gender"],
-        "age": ["04-age"],
-    }
-    assert [run.run_id for run in model_choice.default_runs(usable)] == ["03-gender-stopped", "04-age"], "the pair is newer"
-
-
-def test_a_tuning_trials_model_is_offered_only_once_it_is_promoted(tmp_path):
-    own = fake_run(tmp_path, "01-both", "both")
-    trial = fake_run(tmp_path, "02-both-study-t0", "both", study="study", trial=0)
-    assert trial.is_usable and trial.metrics is None, "a complete trial with its model, not scored on its test split"
-    assert model_choice.runs_by_task([trial, own])["both"] == [own]
-
-
-def test_the_newest_both_run_is_proposed_unless_a_newer_pair_exists(tmp_path):
-    both, gender, age = (
-        fake_run(tmp_path, "03-both", "both"),
-        fake_run(tmp_path, "04-gender", "gender"),
-        fake_run(tmp_path, "01-age", "age"),
-    )
-    assert model_choice.default_runs({"both": [both], "gender": [gender], "age": [age]}) == [both], (
-        "the pair is as old as its age run"
-    )
-    assert model_choice.default_runs({"both": [both], "gender": [gender], "age": []}) == [both]
-    assert model_choice.default_runs({"both": [], "gender": [gender], "age": []}) == [gender]
-    assert model_choice.default_runs({"both": [], "gender": [], "age": []}) == []
 
 
 # explaining.py ------------------------------------------------------------------------------------

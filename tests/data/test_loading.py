@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
-import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from core.data.loading import load_faces
 from core.data.sampling import sample_rows, seeded_sample
 from core.errors import InputError, InputFileNotFound
 from core.labels import PIXELS_PER_FACE
+from tests.image_kinds import zipped
 
 HEADER = "age,ethnicity,gender,img_name,pixels"
 
@@ -166,14 +165,6 @@ def test_pixels_round_trip_exactly(tmp_path):
     lines = [HEADER] + [row(pixels=" ".join(map(str, values))) for values in pixels]
     faces, _ = load_faces(write_csv(tmp_path, lines), use_cache=False)
     assert np.array_equal(faces.images.reshape(30, -1), pixels)
-
-
-def zipped(entries: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in entries.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 GOOD_ROWS = HEADER + "\n" + row() + "\n" + row(age="40", gender="1") + "\n"

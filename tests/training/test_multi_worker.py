@@ -13,7 +13,7 @@ import pytest
 
 from core import runs
 from core.data.loading import load_faces
-from dashboard.serving import free_port
+from core.service.launch import free_port
 from tests.conftest import REPO_ROOT
 
 # Two worker processes train a real model.

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from core import runs
-from dashboard.serving import free_port
+from core.service.launch import free_port
 
 
 def fetch(url: str):

@@ -133,7 +133,9 @@ def test_a_worker_killed_mid_trial_leaves_the_study_whole_and_its_trial_is_faile
     states = trials_by_state(study)
     assert len(states["COMPLETE"]) == TRIALS and [trial.number for trial in states["FAIL"]] == [killed_trial]
     assert set(states) == {"COMPLETE", "FAIL"}
-    retries = [t for t in states["COMPLETE"] if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == killed_trial]
+    retries = [
+        t for t in states["COMPLETE"] if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == killed_trial
+    ]
     assert len(retries) == 1 and retries[0].params == states["FAIL"][0].params, "the killed trial ran again, with its values"
     killed_run = runs.load_run(states["FAIL"][0].user_attrs["run_dir"])
     assert killed_run.state == runs.FAILED and "no heartbeat" in killed_run.status.error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image
 
 from core.errors import InputError, InputFileNotFound
 from core.vision.images import MAX_BYTES, MAX_PIXELS, NOT_AN_IMAGE, load_rgb
-from tests.image_kinds import encode, framed, photo_kinds, png_header
+from tests.image_kinds import encode, framed, hostile_uploads, photo_kinds, png_header
 
 LOSSY = {"jpeg", "webp", "exif-rotated jpeg", "cmyk jpeg", "grayscale jpeg", "palette png"}
 
@@ -80,6 +81,12 @@ def test_a_path_is_read_like_its_bytes(shared_faces):
 def test_non_images_are_refused(data):
     with pytest.raises(ValueError, match=NOT_AN_IMAGE):
         load_rgb(data)
+
+
+def test_hostile_uploads_are_refused_with_what_is_wrong(kinds):
+    for data, phrase in hostile_uploads(kinds["jpeg"]).values():
+        with pytest.raises(InputError, match=re.escape(phrase)):
+            load_rgb(data)
 
 
 def test_a_truncated_image_is_refused(kinds):

@@ -1,23 +1,22 @@
-"""Which runs can answer the Predict page, and which it proposes first; Streamlit-free.
+"""Which runs can answer for photos, and which are proposed first: the Predict page's default, and what `serve` serves.
 
-    usable = runs_by_task(core.runs.available_runs())   # {"both": [...], "gender": [...], "age": [...]}, newest first
-    first = default_runs(usable)                        # [a both run] or [a gender run, an age run] (or one of them)
+    usable = runs.runs_by_task(runs.available_runs())   # {"both": [...], "gender": [...], "age": [...]}, newest first
+    first = runs.default_runs(usable)                   # [a both run] or [a gender run, an age run] (or one of them)
 
 A run is usable once it has finished (completed, or stopped with its best
 model kept) and has its model.keras; a tuning trial's run only once it is
 promoted (scored on its test split): before that it is one of a study's many
-short trainings, never checked on faces it did not choose by. The user's own runs come before the
-starter run that ships with the studio, which is proposed only when there
+short trainings. The user's own runs come before the starter run that ships with the studio, which is proposed only when there
 is no usable run of the user's.
 """
 
 from __future__ import annotations
 
-from core import runs
 from core.labels import TASKS
+from core.runs.store import RunInfo
 
 
-def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:
+def runs_by_task(run_list: list[RunInfo]) -> dict[str, list[RunInfo]]:
     """The finished runs with a model, by task, in the order given (list_runs gives newest first)."""
     usable = {task: [] for task in TASKS}
     for run in run_list:
@@ -26,7 +25,7 @@ def runs_by_task(run_list: list[runs.RunInfo]) -> dict[str, list[runs.RunInfo]]:
     return usable
 
 
-def default_runs(usable: dict[str, list[runs.RunInfo]]) -> list[runs.RunInfo]:
+def default_runs(usable: dict[str, list[RunInfo]]) -> list[RunInfo]:
     """The newest `both` run, or the newest gender run with the newest age run, whichever is newer.
 
     A pair counts as new as its older member. With no `both` run and only one
