@@ -7,6 +7,7 @@ exception or the generic "Something went wrong" box.
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -120,3 +121,20 @@ def test_a_page_working_on_a_run_whose_model_turns_out_damaged_shows_that_one_me
     assert_no_generic_box(app)
     (message,) = texts(app, "error")
     assert f"{broken / runs.MODEL_FILE} is damaged: Keras could not load it" in message
+
+
+def test_a_stale_running_status_holding_a_live_unrelated_pid_does_not_block_the_train_page(tmp_path, monkeypatch, shared_csv):
+    from core.runs.lifecycle import process_start
+
+    folder = tmp_path / "runs"
+    stale = folder / run_name("stale-running")
+    shutil.copytree(SHIPPED_STARTER, stale)
+    status = json.loads((stale / runs.STATUS_FILE).read_text())
+    # A trainer that was pid 1 in a container, or before a reboot: the pid lives on as another process.
+    status.update(state=runs.RUNNING, pid=1, pid_started=process_start(1) + 12_345, ended_at=None)
+    (stale / runs.STATUS_FILE).write_text(json.dumps(status))
+    monkeypatch.setenv("AGEGENDER_RUNS", str(folder))
+    monkeypatch.setenv("AGEGENDER_CSV", str(shared_csv))
+    app = open_page("train")
+    assert not button(app, "Start training").disabled
+    assert runs.load_run(stale).state == runs.INTERRUPTED
