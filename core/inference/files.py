@@ -47,7 +47,9 @@ def write_table(results, out: Path) -> dict:
         out.write_text("".join(json.dumps(row) + "\n" for row in rows))
     else:
         present = {key for row in rows for key in row}
-        pd.DataFrame(rows, columns=[column for column in TABLE_COLUMNS if column in present]).to_csv(out, index=False)
+        # A file name that is not valid UTF-8 is held with surrogate escapes (os.fsdecode): written back as its own bytes.
+        table = pd.DataFrame(rows, columns=[column for column in TABLE_COLUMNS if column in present])
+        table.to_csv(out, index=False, errors="surrogateescape")
     faces = sum(1 for row in rows if "face" in row)
     return {"out": str(out), "images": len({row["image"] for row in rows}), "faces": faces, "without_face": len(rows) - faces - unreadable,
             "unreadable": unreadable}  # fmt: skip

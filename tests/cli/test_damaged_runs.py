@@ -43,9 +43,14 @@ def test_evaluate_and_predict_refuse_a_damaged_run_naming_the_file(damaged_folde
 def test_the_commands_as_processes_print_one_line_and_no_traceback(damaged_folder, photo):
     run_dir = damaged_folder / run_name("status-pid-text")
     for command in (["evaluate", str(run_dir)], ["predict", str(run_dir), str(photo)]):
-        done = subprocess.run([sys.executable, "-m", "core", *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "core", *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 1, done.stderr
-        assert only_line(done.stdout)["error"] == f"{run_dir / runs.STATUS_FILE} is damaged: pid is text, expected a whole number or null"
+        assert (
+            only_line(done.stdout)["error"]
+            == f"{run_dir / runs.STATUS_FILE} is damaged: pid is text, expected a whole number or null"
+        )
         assert "Traceback" not in done.stderr
 
 
