@@ -30,7 +30,6 @@ from benchmarks.paths import RUNS, SHARED_CSV
 from core import runs
 from core.config import TrainConfig
 from core.data.loading import FaceData, load_faces
-from core.data.splits import Split
 from core.inference.int8 import Int8Model
 from core.inference.predictor import Predictor
 from core.networks.presets import DEFAULT_PRESET
@@ -86,7 +85,7 @@ def seed_baseline(args) -> dict:
     if len(splits) != 1:
         raise SystemExit(f"the seed runs were split differently {sorted(splits)}; give two runs with one seed and split")
     baseline["split_seed"], baseline["split"] = splits.pop()
-    baseline["test_rows"] = Split.load(Path(run_dirs[0]) / runs.SPLIT_FILE).test
+    baseline["test_rows"] = runs.read_split(Path(run_dirs[0])).test
     return baseline
 
 
@@ -164,7 +163,7 @@ def time_to_seed_quality(args, faces: FaceData) -> Path:
         faces.as_float(test_rows), faces.gender[test_rows], faces.age[test_rows], config.preset.flip_test_time
     )
     train(config, run_dir, verbose=0, callbacks=(clock,))
-    if not np.array_equal(Split.load(run_dir / runs.SPLIT_FILE).test, test_rows):
+    if not np.array_equal(runs.read_split(run_dir).test, test_rows):
         raise RuntimeError("the run's test split differs from the one scored per epoch")
 
     print(f"\n(a) time to the seed's final test quality ({args.csv.name}, this machine)\n")

@@ -3,7 +3,7 @@
     frame = core.runs.read_predictions(run_dir)           # labelled by core.evaluation.metrics.label_predictions
     breakdown_table(summarize(frame).by_age_bucket)        # MAE / accuracy per age bucket
     calibration_table(frame)                               # predicted vs observed P(female)
-    runs_table(list_runs())                                # the Runs page overview
+    runs_table(list_runs(), damaged_runs())                # the Runs page overview
     trials_table(study, ["combined"])                      # the Tune page's trials of an Optuna study
 
 The numbers come from `core.evaluation.metrics`; this module only shapes them.
@@ -22,6 +22,7 @@ from core.data.health import HealthReport
 from core.data.loading import FaceData
 from core.evaluation.metrics import Summary
 from core.labels import AGE_BUCKET_LABELS, GENDERS
+from core.paths import starter_dir
 
 # Columns of a predictions frame worth showing in a table, in reading order.
 DISPLAY_COLUMNS = (
@@ -110,8 +111,15 @@ def run_duration_seconds(run: runs.RunInfo, now: datetime.datetime | None = None
     return max(0.0, (ended - started).total_seconds())
 
 
-def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
-    """One row per run: what it was, how it went and its test metrics."""
+# The Runs page's overview, in order; `problem` says what is wrong with a damaged run.
+RUNS_TABLE_COLUMNS = (
+    "run", "model", "status", "task", "preset", "test accuracy", "test MAE (years)", "epochs", "best epoch", "duration (min)",
+    "rows", "test faces", "started (UTC)", "study", "problem",
+)  # fmt: skip
+
+
+def runs_table(run_list: list[runs.RunInfo], damaged: list[runs.RunFileError] = ()) -> pd.DataFrame:
+    """One row per run: what it was, how it went and its test metrics; then a row per damaged run saying what is wrong."""
     rows = []
     for run in run_list:
         test = run.metrics.test if run.metrics else None
@@ -131,9 +139,14 @@ def runs_table(run_list: list[runs.RunInfo]) -> pd.DataFrame:
                 "test faces": test and test.n,
                 "started (UTC)": _short_time(run.status.started_at),
                 "study": run.config.study and f"{run.config.study} · trial {run.config.trial}",
+                "problem": None,
             }
         )
-    return pd.DataFrame(rows)
+    for error in damaged:
+        is_starter = error.path.parent.resolve() == starter_dir().resolve()
+        rows.append({"run": error.path.parent.name, "model": "starter (ships with the studio)" if is_starter else "yours",
+                     "status": "damaged", "problem": f"{error.path.name}: {error.fault}"})  # fmt: skip
+    return pd.DataFrame(rows, columns=RUNS_TABLE_COLUMNS)
 
 
 def run_state(run: runs.RunInfo) -> str:

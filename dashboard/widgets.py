@@ -272,10 +272,22 @@ def face_grid(images: np.ndarray, captions: list[str], button_keys: list[str], c
     return pressed
 
 
+def damage_text(error: runs.RunFileError) -> str:
+    """A damaged run's file and fault, for lists that name the run beside it."""
+    return f"{error.path.name}: {error.fault}"
+
+
 def sidebar_status() -> None:
-    """Which CSV this session uses and which training (if any) runs on this machine."""
+    """Which CSV this session uses, which training (if any) runs on this machine, and which runs are damaged."""
     with st.sidebar:
         st.caption(f"Data: `{chosen_csv()}`")
         active = runs.active_run()
         if active is not None:
             st.caption(f":material/directions_run: Training now: `{active.run_id}`")
+        damaged = runs.damaged_runs()
+        if damaged:
+            st.warning(
+                "**Damaged runs**, left out of every list until mended or deleted (Runs page):\n"
+                + "\n".join(f"- `{error.path.parent.name}`: {damage_text(error)}" for error in damaged),
+                icon=":material/broken_image:",
+            )

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 from core import runs
-from core.data.splits import Split
 
 
 def main(argv=None) -> int:
@@ -37,7 +36,7 @@ def main(argv=None) -> int:
         if run.metrics is None:
             raise ValueError(f"run {run.run_id} has not finished (no {runs.METRICS_FILE}); only a finished run can be calibrated")
         faces, _ = runs.load_run_faces(run)
-        calibrate_run(run.run_dir, faces, Split.load(run.run_dir / runs.SPLIT_FILE), Predictor.for_run(run))
+        calibrate_run(run.run_dir, faces, runs.read_split(run.run_dir), Predictor.for_run(run))
     except (ValueError, FileNotFoundError) as error:
         print(json.dumps({"run_dir": str(args.run_dir), "error": str(error)}))
         return 1

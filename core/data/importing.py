@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import tarfile
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from core.data.loading import REQUIRED_COLUMNS
 from core.data.utkface import parse_chip_name
 from core.files import write_atomic
 from core.labels import ETHNICITIES, GENDERS, MAX_AGE
-from core.vision.images import IMAGE_SUFFIXES, image_files, load_rgb
+from core.vision.images import IMAGE_SUFFIXES, MAX_BYTES, image_files, load_rgb, read_image_file
 
 CHIP_SUFFIX = ".chip.jpg"
 LABELS_FILE = "labels.csv"
@@ -121,7 +122,9 @@ def _source_files(source: Path):
     """
     if source.is_dir():
         labels = source / LABELS_FILE
-        images = [(path.relative_to(source).as_posix(), path.read_bytes) for path in image_files(source)]
+        images = [
+            (path.relative_to(source).as_posix(), functools.partial(_read_inside, path, source)) for path in image_files(source)
+        ]
         yield images, labels.read_text(encoding="utf-8-sig", errors="replace") if labels.is_file() else None
     elif not source.exists():
         raise FileNotFoundError(f"No folder or archive at {source}")
@@ -133,7 +136,7 @@ def _source_files(source: Path):
             raise ValueError(f"{source} is not a readable tar archive: {error}") from error
         with archive:
             images = [
-                (member.name, lambda member=member: archive.extractfile(member).read())
+                (member.name, functools.partial(_read_member, archive, member))
                 for member in members
                 if member.name.lower().endswith(IMAGE_SUFFIXES)
             ]
@@ -144,6 +147,20 @@ def _source_files(source: Path):
             yield images, text
     else:
         raise ValueError(f"{source} is neither a folder nor a .tar, .tar.gz or .tgz archive")
+
+
+def _read_inside(path: Path, folder: Path) -> bytes:
+    """A photo's bytes, unless it is a link to a file outside `folder`: an import reads the folder it was given, nothing else."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError("a link to a file outside the folder; not followed")
+    return read_image_file(path)
+
+
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """An archive member's bytes, refused by the size its header gives before any is read."""
+    if member.size > MAX_BYTES:
+        raise ValueError(f"{member.size / 1e6:,.1f} MB, over the {MAX_BYTES / 1e6:g} MB a photo may have")
+    return archive.extractfile(member).read()
 
 
 def _read_labels(text: str, origin: str) -> tuple[dict[str, Labels], dict[str, Labels]]:

@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -37,8 +38,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from isal import igzip  # zlib-compatible gzip, ~3x faster than the stdlib's.
 
+from core.data.bounded import Limits, csv_text, read_file
 from core.data.pixels import parse_pixels
 from core.errors import InputError, InputFileNotFound
 from core.files import write_atomic
@@ -46,21 +47,12 @@ from core.labels import MAX_AGE
 from core.paths import cache_dir
 
 REQUIRED_COLUMNS = ("age", "ethnicity", "gender", "img_name", "pixels")
+# The label columns and the whole numbers each may hold.
+LABEL_RANGES = (("age", 0, MAX_AGE), ("gender", 0, 1), ("ethnicity", 0, 4))
 # Bump when the cache layout or the validation rules change.
-CACHE_VERSION = 2
-_GZIP_MAGIC = b"\x1f\x8b"
-# Files that are not text at all, by their first bytes: what they are, and what to do instead.
-_NOT_TEXT = (
-    (b"PK\x03\x04", "a ZIP archive (an .xlsx spreadsheet is one too): unzip it, or export the sheet as CSV"),
-    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 (.xls) or other Office file: export it as CSV"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image, not a CSV"),
-    (b"\xff\xd8\xff", "a JPEG image, not a CSV"),
-    (b"BZh", "bzip2-compressed: decompress it, or compress it with gzip instead"),
-    (b"\xfd7zXZ", "xz-compressed: decompress it, or compress it with gzip instead"),
-)
-# Byte-order marks of the UTF-16 and UTF-32 text some spreadsheet programs save, and their codecs.
-_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+CACHE_VERSION = 3
+# What a column name looks like: a field of a first line that is not one is not quoted in messages.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}")
 # The reader's block: a line must fit in one (a row is about 9 kB; anything beyond this is not a face row).
 _BLOCK_BYTES = 64 << 20
 
@@ -167,22 +159,24 @@ def hash_bytes(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceData, LoadReport]:
+def load_faces(path: str | os.PathLike, use_cache: bool = True, limits: Limits | None = None) -> tuple[FaceData, LoadReport]:
     """Read, validate and convert a face CSV (plain or gzip).
+
+    `limits`: the most text (after decompression) and the longest line read
+    (core.data.bounded; default: `Limits.from_env()`).
 
     Raises:
         InputFileNotFound: the file does not exist.
         InputError: the file is not a readable face CSV (not text, not a CSV,
-            a required column missing, no valid row); the message says which.
+            over the limits, a required column missing, no valid row); the
+            message says which, and quotes none of a file that is not a face CSV.
     """
     started = time.perf_counter()
     path = Path(path)
     if not path.is_file():
         raise InputFileNotFound(f"No CSV file at {path}")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"{path} could not be read: {error}") from error
+    limits = limits or Limits.from_env()
+    raw = read_file(path, limits)
     content_hash = hash_bytes(raw)
     cache_file = cache_dir() / f"faces-v{CACHE_VERSION}-{content_hash}.npz"
     cached = _read_cache(cache_file) if use_cache and cache_file.is_file() else None
@@ -192,28 +186,34 @@ def load_faces(path: str | os.PathLike, use_cache: bool = True) -> tuple[FaceDat
         report.from_cache = True
     else:
         try:
-            faces, report = _parse(raw, str(path), content_hash)
+            faces, report = _parse(raw, str(path), content_hash, limits)
         except InputError:
             raise
         except Exception as error:  # The last line of defence: whatever else the bytes trip, the user learns which file.
-            raise InputError(f"{path} could not be read as a face CSV ({type(error).__name__}: {error})") from error
+            # Only the kind of error: its message might quote the file.
+            raise InputError(f"{path} could not be read as a face CSV ({type(error).__name__})") from error
         if use_cache:
             _write_cache(cache_file, faces, report)
     report.seconds = time.perf_counter() - started
     return faces, report
 
 
-def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadReport]:
-    text, undecodable_lines = _as_utf8(_decompress(raw, path), path)
+def _parse(raw: bytes, path: str, content_hash: str, limits: Limits) -> tuple[FaceData, LoadReport]:
+    text, undecodable_lines = csv_text(raw, path, limits)
     table, lines, field_count_errors = _read_table(text, path)
     bad_rows = list(field_count_errors)
     valid = np.ones(table.num_rows, dtype=bool)
 
-    labels = {}
-    for column, low, high in (("age", 0, MAX_AGE), ("gender", 0, 1), ("ethnicity", 0, 4)):
-        values, column_bad = _validate_label(table.column(column), column, low, high, lines)
-        labels[column] = values
-        bad_rows += column_bad
+    labels, label_bad = {}, {}
+    for column, low, high in LABEL_RANGES:
+        labels[column], label_bad[column] = _label_numbers(table.column(column), low, high)
+    if table.num_rows and np.logical_or.reduce(list(label_bad.values())).all():
+        # No row can be kept (a file of repeated headers, say): refused before a million rows' problems are spelt out.
+        first = [_label_problem(table, column, lines, 0) for column in label_bad if label_bad[column][0]]
+        raise InputError(f"{path} has no valid row ({table.num_rows + len(field_count_errors):,} rows read, none with valid "
+                         f"labels). First problems: {'; '.join(map(str, first))}")  # fmt: skip
+    for column, wrong in label_bad.items():
+        bad_rows += [_label_problem(table, column, lines, position) for position in np.flatnonzero(wrong)]
     images, pixel_problems = parse_pixels(table.column("pixels"))
     pixel_bad = [BadRow(int(lines[position]), "pixels", reason, detail) for position, reason, detail in pixel_problems]
     bad_rows += pixel_bad
@@ -249,44 +249,6 @@ def _parse(raw: bytes, path: str, content_hash: str) -> tuple[FaceData, LoadRepo
     return faces, report
 
 
-def _decompress(raw: bytes, path: str) -> bytes:
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return igzip.decompress(raw)
-    except Exception as error:  # ISA-L raises its own IsalError besides OSError and EOFError.
-        raise InputError(f"{path} looks gzip-compressed but could not be decompressed: {error}") from error
-
-
-def _as_utf8(data: bytes, path: str) -> tuple[bytes, set[int]]:
-    """The file's text as valid UTF-8, and the lines (1-based) whose bytes were not UTF-8 and were decoded with U+FFFD.
-
-    Files that are not text at all are refused by their first bytes; UTF-16
-    and UTF-32 text (with a byte-order mark) is converted.
-    """
-    for magic, what in _NOT_TEXT:
-        if data.startswith(magic):
-            raise InputError(f"{path} is not a CSV file: it is {what}")
-    for bom, codec in _WIDE_BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(codec).encode(), set()
-            except UnicodeDecodeError as error:
-                raise InputError(f"{path} starts like {codec.upper()} text but is not: {error}") from error
-    try:
-        data.decode("utf-8")
-        return data, set()
-    except UnicodeDecodeError:
-        pass
-    undecodable = set()
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            undecodable.add(number)
-    return data.decode("utf-8", errors="replace").encode(), undecodable
-
-
 def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadRow]]:
     """Parse the CSV into string columns; returns the table, each row's line and rows of the wrong width."""
     header_line = text.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip("\r\ufeff")
@@ -300,9 +262,8 @@ def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadR
     header = [name.strip() for name in next(csv.reader([header_line]))]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
         raise InputError(
-            f"{path} is missing column(s) {', '.join(missing)}; found {shown[:300]}. "
+            f"{path} is missing column(s) {', '.join(missing)}; {_found_columns(header)}. "
             f"Expected the columns {', '.join(REQUIRED_COLUMNS)}."
         )
 
@@ -332,7 +293,8 @@ def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadR
             invalid_rows.clear()
             table = read(False, collect)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise InputError(f"{path} could not be read as a CSV: {error}") from error
+        # Arrow's message ends with the offending row: only its first two parts (what went wrong) are shown.
+        raise InputError(f"{path} could not be read as a CSV: {':'.join(str(error).split(':')[:2])}") from error
 
     # The reader counts the skipped header, so its row numbers are file lines.
     bad_lines = sorted(row.number for row in invalid_rows)
@@ -344,33 +306,47 @@ def _read_table(text: bytes, path: str) -> tuple[pa.Table, np.ndarray, list[BadR
     return table, lines, field_count_errors
 
 
+def _found_columns(header: list[str]) -> str:
+    """The header's fields that look like column names, for a message; a file that is not a face CSV (/etc/passwd, say)
+    has a first line that is anything but, and a message must not quote it."""
+    names = [name for name in header if _COLUMN_NAME.fullmatch(name)]
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    hidden = len(header) - len(names)
+    found = f"found {shown}" if names else "found no column names"
+    return found + (f" ({hidden} other field(s) of its first line not shown)" if hidden else "")
+
+
 def _kept_lines(kept_rows: int, skipped_lines: list[int]) -> np.ndarray:
     """File lines of the rows the reader kept, given the lines it skipped."""
     all_lines = np.arange(2, 2 + kept_rows + len(skipped_lines), dtype=np.int64)
     return np.setdiff1d(all_lines, skipped_lines, assume_unique=True)
 
 
-def _validate_label(column: pa.ChunkedArray, name: str, low: int, high: int, lines: np.ndarray):
-    text = column.to_pandas()
-    numbers = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-    bad = []
+def _label_numbers(column: pa.ChunkedArray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """A label column's whole numbers (0 where not one), and which rows' values are not whole numbers in low..high."""
+    numbers = pd.to_numeric(column.to_pandas().str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
         wrong = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < low) | (numbers > high)
-    for position in np.flatnonzero(wrong):
-        raw_value = text.iloc[position]
-        value = numbers[position]
-        if pd.isna(raw_value) or not str(raw_value).strip():
-            reason, detail = "missing", f"{name} is missing"
-        elif not np.isfinite(value) or value != round(value):
-            reason, detail = "not a whole number", f"{name} {raw_value!r} is not a whole number"
-        elif value < low:
-            reason, detail = "negative" if name == "age" else "out of range", f"{name} {raw_value} is below {low}"
-        elif name == "age":
-            reason, detail = f"over {MAX_AGE}", f"age {raw_value} is implausible (over {MAX_AGE})"
-        else:
-            reason, detail = "out of range", f"{name} {raw_value} is not in {low}..{high}"
-        bad.append(BadRow(int(lines[position]), name, reason, detail))
-    return np.nan_to_num(numbers).astype(np.int64), bad
+    return np.nan_to_num(numbers).astype(np.int64), wrong
+
+
+def _label_problem(table: pa.Table, name: str, lines: np.ndarray, position: int) -> BadRow:
+    """What is wrong with the label `name` of the row at `position` (one `_label_numbers` found wrong)."""
+    low, high = next((low, high) for column, low, high in LABEL_RANGES if column == name)
+    raw_value = table.column(name)[int(position)].as_py()
+    value = pd.to_numeric(str(raw_value).strip(), errors="coerce") if raw_value is not None else np.nan
+    shown = repr(str(raw_value)[:20])
+    if raw_value is None or not str(raw_value).strip():
+        reason, detail = "missing", f"{name} is missing"
+    elif not np.isfinite(value) or value != round(value):
+        reason, detail = "not a whole number", f"{name} {shown} is not a whole number"
+    elif value < low:
+        reason, detail = "negative" if name == "age" else "out of range", f"{name} {shown} is below {low}"
+    elif name == "age":
+        reason, detail = f"over {MAX_AGE}", f"age {shown} is implausible (over {MAX_AGE})"
+    else:
+        reason, detail = "out of range", f"{name} {shown} is not in {low}..{high}"
+    return BadRow(int(lines[position]), name, reason, detail)
 
 
 def _write_cache(cache_file: Path, faces: FaceData, report: LoadReport) -> None:

@@ -25,7 +25,6 @@ import numpy as np
 
 from core import runs
 from core.data.sampling import seeded_sample
-from core.data.splits import Split
 from core.inference.predictor import head_values
 from core.labels import MAX_AGE
 
@@ -62,7 +61,7 @@ def export_run(run_dir: Path, fmt: str) -> Export:
     run = runs.load_run(run_dir)
     model = run.load_model()
     faces, _ = runs.load_run_faces(run)
-    rows = seeded_sample(Split.load(run.run_dir / runs.SPLIT_FILE).test, PARITY_FACES, seed=0)
+    rows = seeded_sample(runs.read_split(run.run_dir).test, PARITY_FACES, seed=0)
     images = faces.as_float(rows)
     path = export_path(run.run_dir, fmt)
     path.parent.mkdir(exist_ok=True)

@@ -6,10 +6,9 @@ A photo that cannot be read, or has no face, is reported (a row with its
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
-
-import pandas as pd
 
 from core.inference.photos import TABLE_COLUMNS, FacePredictor, face_rows, predict_photo
 from core.vision.images import image_files
@@ -47,7 +46,11 @@ def write_table(results, out: Path) -> dict:
         out.write_text("".join(json.dumps(row) + "\n" for row in rows))
     else:
         present = {key for row in rows for key in row}
-        pd.DataFrame(rows, columns=[column for column in TABLE_COLUMNS if column in present]).to_csv(out, index=False)
+        # A file name that is not valid UTF-8 is held with surrogate escapes (os.fsdecode): written back as its own bytes.
+        with open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as table:
+            writer = csv.DictWriter(table, [column for column in TABLE_COLUMNS if column in present])
+            writer.writeheader()
+            writer.writerows(rows)
     faces = sum(1 for row in rows if "face" in row)
     return {"out": str(out), "images": len({row["image"] for row in rows}), "faces": faces, "without_face": len(rows) - faces - unreadable,
             "unreadable": unreadable}  # fmt: skip

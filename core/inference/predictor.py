@@ -87,6 +87,8 @@ class Predictor:
 
     backend: Backend
     flip_test_time: bool = False
+    # Why the back-end is not the one asked for (a damaged int8 copy, say); None when it is.
+    note: str | None = None
 
     @classmethod
     def for_run(cls, run: runs.RunInfo, backend: str = "int8") -> Predictor:
@@ -99,13 +101,19 @@ class Predictor:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         int8_path = run.run_dir / runs.INT8_MODEL_FILE
+        flip = run.config.train.preset.flip_test_time
         if backend == "int8" and int8_path.is_file():
             from core.inference.int8 import Int8Model  # OpenVINO loads only for batch work.
 
-            model = Int8Model(int8_path)
-        else:
-            model = KerasModel(run.load_model())
-        return cls(model, run.config.train.preset.flip_test_time)
+            try:
+                return cls(Int8Model(int8_path), flip)
+            except Exception as error:  # OpenVINO raises RuntimeError (and others) on a damaged .xml or .bin.
+                damage = runs.RunFileError(int8_path, f"OpenVINO could not load it ({type(error).__name__})")
+            try:
+                return cls(KerasModel(run.load_model()), flip, note=f"{damage}; used the Keras model {runs.MODEL_FILE} instead")
+            except runs.RunFileError as keras_damage:
+                raise runs.RunFileError(int8_path, f"{damage.fault}, and {keras_damage}") from None
+        return cls(KerasModel(run.load_model()), flip)
 
     @property
     def heads(self) -> tuple[str, ...]:

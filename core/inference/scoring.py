@@ -34,13 +34,14 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
     run = runs.load_run(run_dir)
     if csv_path is None:
         faces, report = runs.load_run_faces(run)
-        rows = Split.load(run.run_dir / runs.SPLIT_FILE).test
+        rows = runs.read_split(run.run_dir).test
         scope = "test split"
     else:
         faces, report = load_faces(csv_path)
         rows = list(range(len(faces)))
         scope = "all rows"
-    frame = predictions_frame(faces, rows, Predictor.for_run(run).predict(faces.as_float(rows)))
+    predictor = Predictor.for_run(run)
+    frame = predictions_frame(faces, rows, predictor.predict(faces.as_float(rows)))
     calibration = runs.read_calibration(run.run_dir)
     extra = {}
     if calibration is not None:
@@ -53,6 +54,7 @@ def evaluate_run(run_dir: Path, csv_path: Path | None = None) -> dict:
         "rows_left_out": report.rows_left_out,
         **summarize(frame).to_json(),
         **extra,
+        **({} if predictor.note is None else {"note": predictor.note}),
     }
 
 
@@ -75,7 +77,7 @@ def calibrate_run(run_dir: Path, faces: FaceData, split: Split, predictor: Predi
     )
     runs.write_calibration(run_dir, calibration)
     frame = calibrate_predictions(pd.read_csv(run_dir / runs.PREDICTIONS_FILE), calibration)
-    frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
+    runs.write_predictions(run_dir, frame)
     metrics = runs.read_metrics(run_dir)
     report = calibration_report(frame, calibration)
     runs.write_metrics(

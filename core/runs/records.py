@@ -1,6 +1,9 @@
 """The schema of a run's files: one dataclass per file with `to_json` / `from_json`, so a new field is one edit.
 
-Old run directories still load: fields they lack take defaults.
+Old run directories still load: fields they lack take defaults. A value of
+the wrong kind (a pid that is text, a status that is a list) is refused by
+`from_json` with a ValueError naming the field (core.runs.schema), and
+`read_record` turns that into a `RunFileError` naming the file.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import json
 from pathlib import Path
 
 from core.config import TrainConfig
+from core.errors import RunFileError
 from core.evaluation.metrics import Summary
 from core.files import write_atomic
 from core.runs.layout import FAILED, LEGACY_SETTINGS
+from core.runs.schema import check_fields, check_object, json_kind
 
 
 def now_iso() -> str:
@@ -25,11 +30,38 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     write_atomic(path, json.dumps(payload, indent=2).encode())
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path):
+    """The JSON value in a file, or None when there is no file.
+
+    Raises:
+        RunFileError: the file is not JSON (a truncated write, say) or cannot be read.
+    """
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
         return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise RunFileError(path, f"it is not valid JSON{where}") from None
+    except OSError as error:
+        raise RunFileError(path, f"it could not be read ({error.strerror or type(error).__name__})") from None
+
+
+def read_record(path: Path, cls):
+    """The record of type `cls` (a dataclass with `from_json`) that a JSON file holds, or None when there is no file.
+
+    Raises:
+        RunFileError: the file is not JSON, or not the shape `cls` reads (the message says which field is wrong).
+    """
+    values = read_json(path)
+    if values is None:
+        return None
+    try:
+        return cls.from_json(check_object(values))
+    except KeyError as error:
+        raise RunFileError(path, f"it lacks the field {error}") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise RunFileError(path, str(error)) from None
 
 
 def _known_fields(cls, values: dict) -> dict:
@@ -73,9 +105,13 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, values: dict) -> RunConfig:
-        """Raises ValueError when the settings are not a valid TrainConfig (an unknown preset, say)."""
+        """Raises ValueError when the settings are not a valid TrainConfig (an unknown preset, say) or a field is of the wrong kind."""
+        check_fields(TrainConfig, values, skip=("preset",))
+        if not isinstance(values.get("preset", ""), str):
+            raise ValueError(f"preset is {json_kind(values['preset'])}, expected text")
         train = TrainConfig.from_json({**LEGACY_SETTINGS, **values})
-        return cls(train=train, **_known_fields(cls, {key: value for key, value in values.items() if key != "train"}))
+        provenance = _known_fields(cls, {key: value for key, value in values.items() if key != "train"})
+        return cls(train=train, **check_fields(cls, provenance))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,13 +129,16 @@ class Status:
     resumed_from_epoch: int | None = None
     # A pruned tuning trial: the last epoch it trained.
     pruned_at_epoch: int | None = None
+    # When process `pid` started (clock ticks after boot, core.runs.lifecycle.process_start), so that another
+    # process given the same pid later is not taken for the trainer. None in status files from before it.
+    pid_started: int | None = None
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, values: dict) -> Status:
-        return cls(**_known_fields(cls, values))
+        return cls(**check_fields(cls, _known_fields(cls, values)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,9 +177,12 @@ class HistoryRecord:
 
     @classmethod
     def from_json(cls, values: dict) -> HistoryRecord:
-        fields = _known_fields(cls, values)
-        metrics = {key: float(value) for key, value in values.items() if key not in fields and key != "metrics"}
-        return cls(**fields, metrics=metrics)
+        fields = check_fields(cls, _known_fields(cls, values), skip=("metrics",))
+        metrics = {key: value for key, value in values.items() if key not in fields and key != "metrics"}
+        for key, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"metric {key} is {json_kind(value)}, expected a number")
+        return cls(**fields, metrics={key: float(value) for key, value in metrics.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +214,9 @@ class RunMetrics:
 
     @classmethod
     def from_json(cls, values: dict) -> RunMetrics:
-        monitor = values.get("monitor") or {}
+        check_fields(cls, values, skip=("monitor",))
+        monitor = check_object(values.get("monitor") or {}, "monitor")
+        check_fields(Summary, check_object(values["test"], "test"))
         return cls(
             task=values["task"],
             preset=values.get("preset", LEGACY_SETTINGS["preset"]),

@@ -3,8 +3,12 @@
     run = load_run("runs/<run_id>")      # RunInfo: config, status, metrics
     run.state, run.is_usable, run.load_model()
     list_runs(), available_runs()        # newest first; the latter ends with the starter run
+    damaged_runs()                       # RunFileError of each run with a damaged file, newest first
 
-This module imports no TensorFlow at import time, so the dashboard can list runs cheaply.
+A run with a damaged file (core.runs.reading.check_run) is left out of
+`list_runs` and listed by `damaged_runs` instead, so no page or command works
+on it without saying what is wrong. This module imports no TensorFlow at
+import time, so the dashboard can list runs cheaply.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import pandas as pd
 
 from core.config import TrainConfig
 from core.data.loading import FaceData, LoadReport, load_faces
+from core.errors import RunFileError
 from core.evaluation.calibration import Calibration
-from core.evaluation.metrics import label_predictions
+from core.files import write_atomic
 from core.paths import default_csv_path, runs_dir, starter_dir
 from core.runs.layout import (
     CALIBRATION_FILE,
@@ -39,7 +44,8 @@ from core.runs.layout import (
     TEACHERS_DIR,
 )
 from core.runs.lifecycle import current_state, read_status
-from core.runs.records import HistoryRecord, RunConfig, RunMetrics, Status, read_json, write_json_atomic
+from core.runs.reading import check_run, read_config, read_metrics
+from core.runs.records import HistoryRecord, RunConfig, RunMetrics, Status, write_json_atomic
 
 
 def new_run_dir(config: TrainConfig, parent: Path | None = None) -> Path:
@@ -76,26 +82,6 @@ def write_config(run_dir: Path, config: RunConfig) -> None:
     write_json_atomic(Path(run_dir) / CONFIG_FILE, config.to_json())
 
 
-def read_config(run_dir: Path) -> RunConfig:
-    """A run's config.json; a ValueError when there is none or it is not a valid run config."""
-    values = read_json(Path(run_dir) / CONFIG_FILE)
-    if values is None:
-        raise ValueError(f"{run_dir} is not a run directory (no readable {CONFIG_FILE})")
-    try:
-        return RunConfig.from_json(values)
-    except (TypeError, KeyError, ValueError) as error:
-        raise ValueError(f"{run_dir}/{CONFIG_FILE} is not a valid run config: {error}") from error
-
-
-def read_metrics(run_dir: Path) -> RunMetrics | None:
-    """A run's metrics.json, or None while there is none (or it is not one)."""
-    values = read_json(Path(run_dir) / METRICS_FILE)
-    try:
-        return None if values is None else RunMetrics.from_json(values)
-    except (KeyError, TypeError):
-        return None
-
-
 def write_metrics(run_dir: Path, metrics: RunMetrics) -> None:
     write_json_atomic(Path(run_dir) / METRICS_FILE, metrics.to_json())
 
@@ -106,34 +92,13 @@ def append_history(run_dir: Path, record: HistoryRecord) -> None:
         out.flush()
 
 
-def read_calibration(run_dir: Path) -> Calibration | None:
-    """A run's calibration, or None when it has none (runs trained before calibration existed).
-
-    A calibration.json that is there but unreadable raises: answering uncalibrated without a word would hide it.
-    """
-    try:
-        return Calibration.from_json(json.loads((Path(run_dir) / CALIBRATION_FILE).read_text()))
-    except FileNotFoundError:
-        return None
-
-
 def write_calibration(run_dir: Path, calibration: Calibration) -> None:
     write_json_atomic(Path(run_dir) / CALIBRATION_FILE, calibration.to_json())
 
 
-def read_history(run_dir: Path) -> list[HistoryRecord]:
-    """Every complete record of history.jsonl (a half-written last line is skipped)."""
-    try:
-        text = (Path(run_dir) / HISTORY_FILE).read_text()
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            records.append(HistoryRecord.from_json(json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
-            continue  # The writer is mid-line; the next read will have it.
-    return records
+def write_predictions(run_dir: Path, frame: pd.DataFrame) -> None:
+    """predictions.csv, written atomically: a page reading it while a run ends never sees half a table."""
+    write_atomic(Path(run_dir) / PREDICTIONS_FILE, frame.to_csv(index=False).encode())
 
 
 def epochs_done(history: list[HistoryRecord]) -> int:
@@ -187,18 +152,14 @@ class RunInfo:
             )
         import keras
 
-        # Safe mode refuses a model file that would run arbitrary code (a Lambda layer's pickled function).
-        return keras.saving.load_model(self.run_dir / MODEL_FILE, compile=False, safe_mode=True)
-
-
-def read_predictions(run_dir: Path) -> pd.DataFrame:
-    """A run's test predictions with readable labels (core.evaluation.metrics.label_predictions).
-
-    Raises:
-        FileNotFoundError: the run has no predictions.csv.
-        ValueError: the file is not a predictions table (pandas' parser errors are ValueErrors too).
-    """
-    return label_predictions(pd.read_csv(Path(run_dir) / PREDICTIONS_FILE))
+        try:
+            # Safe mode refuses a model file that would run arbitrary code (a Lambda layer's pickled function).
+            return keras.saving.load_model(self.run_dir / MODEL_FILE, compile=False, safe_mode=True)
+        except Exception as error:  # Keras, h5py and zipfile raise many kinds on a damaged archive.
+            first_line = (str(error).strip().splitlines() or [""])[0][:200]
+            raise RunFileError(
+                self.run_dir / MODEL_FILE, f"Keras could not load it ({type(error).__name__}: {first_line})"
+            ) from None
 
 
 def load_run_faces(run: RunInfo, first: Path | None = None, load=load_faces) -> tuple[FaceData, LoadReport]:
@@ -226,23 +187,54 @@ def load_run_faces(run: RunInfo, first: Path | None = None, load=load_faces) -> 
 
 
 def load_run(run_dir: Path) -> RunInfo:
+    """A run directory, every file of it checked against its schema.
+
+    Raises:
+        ValueError: the folder is not a run directory (it has no config.json).
+        RunFileError: a file of the run is damaged (the message names it and the fault).
+    """
     run_dir = Path(run_dir)
-    return RunInfo(run_dir=run_dir, config=read_config(run_dir), status=read_status(run_dir), metrics=read_metrics(run_dir))
+    status = read_status(run_dir)
+    damage = check_run(run_dir, running=current_state(status) == RUNNING)
+    if damage is not None:
+        raise damage
+    return RunInfo(run_dir=run_dir, config=read_config(run_dir), status=status, metrics=read_metrics(run_dir))
+
+
+def scan_runs(parent: Path | None = None) -> tuple[list[RunInfo], list[RunFileError]]:
+    """The runs of a runs folder, newest first, and the fault of each run with a damaged file.
+
+    Folders without a config.json are not runs (or not yet), nor are the studies' and presets' folders
+    (layout.NOT_RUNS); they are in neither list.
+    """
+    parent = Path(parent) if parent is not None else runs_dir()
+    if not parent.is_dir():
+        return [], []
+    found, damaged = [], []
+    for child in sorted(parent.iterdir(), reverse=True):
+        if child.name not in NOT_RUNS and (child / CONFIG_FILE).is_file():
+            try:
+                found.append(load_run(child))
+            except RunFileError as error:
+                damaged.append(error)
+    return found, damaged
 
 
 def list_runs(parent: Path | None = None) -> list[RunInfo]:
-    """All runs, newest first; folders without a readable config.json are not runs and are left out."""
-    parent = Path(parent) if parent is not None else runs_dir()
-    if not parent.is_dir():
-        return []
-    found = []
-    for child in sorted(parent.iterdir(), reverse=True):
-        if child.is_dir() and child.name not in NOT_RUNS:
-            try:
-                found.append(load_run(child))
-            except ValueError:
-                continue  # No readable config.json: not a run (or not one yet).
-    return found
+    """All runs whose files are whole, newest first (`damaged_runs` lists the others)."""
+    return scan_runs(parent)[0]
+
+
+def damaged_runs() -> list[RunFileError]:
+    """What is wrong with each run with a damaged file, the user's (newest first) and then the starter run."""
+    damaged = scan_runs()[1]
+    try:
+        load_run(starter_dir())
+    except RunFileError as error:
+        damaged.append(error)
+    except ValueError:
+        pass  # No starter here.
+    return damaged
 
 
 def available_runs() -> list[RunInfo]:
@@ -261,9 +253,16 @@ def active_run(parent: Path | None = None) -> RunInfo | None:
 
 
 def delete_run(run_dir: Path) -> None:
-    run = load_run(run_dir)  # Refuses folders that are not runs.
-    if run.is_starter:
-        raise ValueError(f"{run.run_id} is the starter model that ships with the studio; it cannot be deleted")
-    if run.state == RUNNING:
-        raise ValueError(f"Run {run.run_id} is still training; stop it before deleting it")
-    shutil.rmtree(run.run_dir)
+    """Delete a run that is not training (a damaged one too), never the starter run."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ValueError(f"{run_dir} is not a run directory (no {CONFIG_FILE})")
+    if run_dir.resolve() == starter_dir().resolve():
+        raise ValueError(f"{run_dir.name} is the starter model that ships with the studio; it cannot be deleted")
+    try:
+        training = current_state(read_status(run_dir)) == RUNNING
+    except RunFileError:
+        training = False  # Its status is damaged: no trainer would leave it so.
+    if training:
+        raise ValueError(f"Run {run_dir.name} is still training; stop it before deleting it")
+    shutil.rmtree(run_dir)

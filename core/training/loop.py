@@ -114,7 +114,7 @@ def resume(
     run = runs.load_run(run_dir)
     if run.state == runs.COMPLETED:
         raise ValueError(f"run {run.run_id} has completed: there is nothing to resume")
-    if run.status.pid != os.getpid() and runs.pid_alive(run.status.pid) and run.status.state == runs.RUNNING:
+    if run.status.pid != os.getpid() and runs.lifecycle.trainer_alive(run.status) and run.status.state == runs.RUNNING:
         raise ValueError(f"run {run.run_id} is training now (process {run.status.pid}); stop it before resuming it")
     try:
         state = checkpoint_state(run.run_dir)
@@ -128,7 +128,7 @@ def resume(
             )
         data = load_prepared_data(run)
     except ValueError as error:
-        if run.status.pid == os.getpid() or not runs.pid_alive(run.status.pid):  # Ours to mark, or nobody's.
+        if run.status.pid == os.getpid() or not runs.lifecycle.trainer_alive(run.status):  # Ours to mark, or nobody's.
             lifecycle.mark_stopped(run.run_dir, reason=f"resume refused: {error}", pid=os.getpid())
         raise
     last_epoch = state["epoch"] if state is not None else 0
@@ -289,7 +289,7 @@ def export_and_score(data: PreparedData, run_dir: Path, model: keras.Model, best
     save_int8(inference_copy(model), faces.as_float(seeded_sample(split.train, CALIBRATION_FACES, config.seed)), int8_path)
     predictor = Predictor.for_run(runs.load_run(run_dir))  # The int8 copy just saved, as batch inference serves it.
     frame = predictions_frame(faces, split.test, predictor.predict(faces.as_float(split.test)))
-    frame.to_csv(run_dir / runs.PREDICTIONS_FILE, index=False)
+    runs.write_predictions(run_dir, frame)
     summary = summarize(frame)
     metrics = runs.RunMetrics(config.task, config.preset.name, best_epoch, monitor, best_value, summary)
     runs.write_metrics(run_dir, metrics)

@@ -148,4 +148,4 @@ def prepare_data(config: TrainConfig, run_dir: Path) -> PreparedData:
 def load_prepared_data(run: runs.RunInfo) -> PreparedData:
     """A run's own data and split again, to resume it: the same file (by content hash) and the saved split."""
     faces, _ = runs.load_run_faces(run)
-    return PreparedData(faces, Split.load(run.run_dir / runs.SPLIT_FILE), run.config)
+    return PreparedData(faces, runs.read_split(run.run_dir), run.config)

@@ -16,6 +16,8 @@ escapes, whatever the bytes.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -38,6 +40,9 @@ NOT_AN_IMAGE = "not a JPEG, PNG or WebP image"
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 TRANSPARENT_MODES = ("RGBA", "RGBa", "LA", "La", "PA", "P")
 WHITE = (255, 255, 255, 255)
+_JPEG_END = b"\xff\xd9"
+# Entropy-coded bytes (0xFF is written 0xFF 0x00 there): what a cut-short JPEG's missing part would be decoded from.
+_JPEG_FILLER = b"\xff\x00\x55" * 256
 
 
 def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> np.ndarray:
@@ -48,15 +53,42 @@ def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, max_bytes
             image, is damaged, or has more than `max_pixels` pixels.
         InputFileNotFound: `source` is a path that does not exist.
     """
-    data = source if isinstance(source, bytes) else _read(Path(source), max_bytes)
+    data = source if isinstance(source, bytes) else read_image_file(Path(source), max_bytes)
     if len(data) > max_bytes:
         raise InputError(f"the file is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have")
     image = _open_checked(data, max_pixels)
     try:
         image.load()
-        return to_rgb(ImageOps.exif_transpose(image))
     except Exception as error:  # PIL raises many kinds on damaged data (OSError, SyntaxError, struct.error, ...).
+        whole = _jpeg_without_end_marker(data, max_pixels) if image.format == "JPEG" else None
+        if whole is None:
+            raise InputError(f"damaged {image.format} image: {error}") from error
+        image = whole
+    try:
+        return to_rgb(ImageOps.exif_transpose(image))
+    except Exception as error:
         raise InputError(f"damaged {image.format} image: {error}") from error
+
+
+def _jpeg_without_end_marker(data: bytes, max_pixels: int) -> Image.Image | None:
+    """A JPEG whose data is complete but lacks its end-of-image marker (many cameras and browsers write or accept
+    such files), decoded; None when the data itself is cut short.
+
+    With the marker added, a cut-short file decodes too (libjpeg fills the missing part), so the data is
+    decoded twice: followed by the marker, and by filler bytes and the marker. Complete data never reaches
+    the filler, so the two agree; the missing part of cut-short data is decoded from the filler, so they differ.
+    """
+    if data.endswith(_JPEG_END):
+        return None
+    decoded = []
+    for ending in (_JPEG_END, _JPEG_FILLER + _JPEG_END):
+        image = _open_checked(data + ending, max_pixels)
+        try:
+            image.load()
+        except Exception:
+            return None
+        decoded.append(image)
+    return decoded[0] if np.array_equal(np.asarray(decoded[0]), np.asarray(decoded[1])) else None
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -64,20 +96,33 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(path for path in Path(folder).rglob("*") if path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES))
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
-    """A photo file's bytes, refusing a file over `max_bytes` before reading it."""
+def read_image_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """A photo file's bytes, refusing a file over `max_bytes` before reading it, and anything but a regular file.
+
+    Opened without blocking and checked once open: a named pipe would otherwise wait for a writer forever.
+    """
     try:
-        if path.stat().st_size > max_bytes:
-            raise InputError(
-                f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have"
-            )
-        return path.read_bytes()
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(handle, "rb") as file:
+            mode, size = os.fstat(handle).st_mode, os.fstat(handle).st_size
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(path)
+            if not stat.S_ISREG(mode):
+                raise InputError(f"{path} is {_special_kind(mode)}, not an image file")
+            if size > max_bytes:
+                raise InputError(f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB a photo may have")
+            return file.read(max_bytes + 1)
     except FileNotFoundError as error:
         raise InputFileNotFound(f"No image file at {path}") from error
     except IsADirectoryError as error:
         raise InputError(f"{path} is a folder, not an image") from error
     except OSError as error:
         raise InputError(f"{path} could not be read: {error}") from error
+
+
+def _special_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:

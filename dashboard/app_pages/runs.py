@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import runs
 from core.inference import export
+from core.paths import starter_dir
 from core.runs.model_card import model_card
 from core.service.settings import serve_command
 from dashboard import figures, loaders, tables, widgets
@@ -34,7 +35,8 @@ if notice:
     (st.success if notice[0] == "success" else st.error)(notice[1])
 
 run_list = runs.available_runs()
-if not run_list:
+damaged = runs.damaged_runs()
+if not run_list and not damaged:
     st.info(
         "No runs yet. Train a model on the Train page (or with `python -m core train`) and it appears here.",
         icon=":material/info:",
@@ -55,12 +57,18 @@ if study_names:
         st.info("No run here: choose another study above.", icon=":material/filter_alt_off:")
         st.stop()
 
-overview = tables.runs_table(run_list)
+overview = tables.runs_table(run_list, damaged)
 number_formats = {
     "test accuracy": st.column_config.NumberColumn(format="percent"),
     "test MAE (years)": st.column_config.NumberColumn(format="%.2f"),
 }
 st.dataframe(overview, hide_index=True, column_config=number_formats, key="runs-table")
+if damaged:
+    st.warning(
+        f"{len(damaged)} damaged run(s), marked *damaged* above with what is wrong: no page uses them until the file is "
+        "mended (or the run deleted below).",
+        icon=":material/broken_image:",
+    )
 
 st.header("Compare")
 by_id = {run.run_id: run for run in run_list}
@@ -74,7 +82,7 @@ else:
     ]
     metric = st.radio("Curve", available, format_func=figures.CURVE_TITLES.get, horizontal=True, key="compare-metric")
     st.plotly_chart(figures.compare_curves(histories, metric), key="compare-curves")
-    st.dataframe(overview[overview["run"].isin(chosen)], hide_index=True, column_config=number_formats)
+    st.dataframe(overview[overview["run"].isin(chosen)].drop(columns="problem"), hide_index=True, column_config=number_formats)
     bucket_tables = [
         tables.breakdown_table(by_id[run_id].metrics.test.by_age_bucket).assign(run=run_id)
         for run_id in chosen
@@ -156,9 +164,12 @@ if resumable:
             st.switch_page(widgets.TRAIN_PAGE)
 
 st.header("Delete a run")
-# The starter model ships with the studio and is never offered for deletion.
-deletable = [run_id for run_id, run in by_id.items() if not run.is_starter]
-victim = st.selectbox("Run to delete", deletable, index=None, placeholder="choose a run", key="delete-run")
+# The starter model ships with the studio and is never offered for deletion; damaged runs are.
+deletable = {run_id: run.run_dir for run_id, run in by_id.items() if not run.is_starter}
+deletable |= {
+    error.path.parent.name: error.path.parent for error in damaged if error.path.parent.resolve() != starter_dir().resolve()
+}
+victim = st.selectbox("Run to delete", list(deletable), index=None, placeholder="choose a run", key="delete-run")
 if victim is not None:
     if st.session_state.get(CONFIRM_KEY) != victim:
         if st.button("Delete…", icon=":material/delete:", key="delete-ask"):
@@ -175,7 +186,7 @@ if victim is not None:
             type="primary",
             key="delete-yes",
             on_click=delete_confirmed,
-            args=(victim, str(by_id[victim].run_dir)),
+            args=(victim, str(deletable[victim])),
         )
         if no_column.button("Cancel", key="delete-cancel"):
             st.session_state.pop(CONFIRM_KEY, None)

@@ -79,6 +79,19 @@ def test_typed_paths_outside_the_allowed_data_folders_are_refused(no_runs, monke
     assert any("is outside the data folders this server allows" in message for message in texts(app, "error"))
 
 
+def test_a_typed_path_to_a_file_that_is_not_a_face_csv_is_named_without_quoting_it(no_runs, monkeypatch):
+    monkeypatch.delenv("AGEGENDER_DATA_DIRS", raising=False)  # The default: any path may be typed.
+    app = open_page("data")
+    app.text_input[0].set_value("/etc/passwd")
+    button(app, "Use this file").click()
+    app.run()
+    assert not app.exception
+    (message,) = texts(app, "error")
+    assert "/etc/passwd is missing column(s) age, ethnicity, gender, img_name, pixels; found no column names" in message
+    first_line = Path("/etc/passwd").read_text().splitlines()[0]
+    assert not any(part in message for part in first_line.split(":") if len(part) > 3), message
+
+
 def test_two_sessions_share_one_copy_of_the_models(tiny_starter, face_photo, monkeypatch):
     # The real loaders, watched: what each of the page's calls returned, so that two sessions' models can be compared.
     returned = {"predictor": [], "detector": []}

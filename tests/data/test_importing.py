@@ -123,3 +123,43 @@ def test_an_archive_s_own_labels_file_labels_its_photos_by_path_or_by_bare_name(
     assert {problem.file: problem.reason.split(":")[0] for problem in report.problems} == {"mine/b/1.jpg": "no labels"}
     faces, _ = load_faces(tmp_path / "out.csv")
     assert sorted(zip(faces.img_name, faces.age.tolist(), strict=True)) == [("1.jpg", 30), ("solo.jpg", 50)]
+
+
+def test_a_link_to_a_photo_outside_the_imported_folder_is_not_followed(shared_faces, tmp_path):
+    folder, outside = tmp_path / "import", tmp_path / "elsewhere"
+    folder.mkdir(), outside.mkdir()
+    chip, other = sorted(shared_faces.glob("*.jpg"))[:2]
+    (folder / chip.name).write_bytes(chip.read_bytes())
+    (outside / other.name).write_bytes(other.read_bytes())
+    (folder / other.name).symlink_to(outside / other.name)
+    report = import_faces(folder, tmp_path / "out.csv")
+    assert report.faces_written == 1
+    assert [str(problem) for problem in report.problems] == [f"{other.name}: a link to a file outside the folder; not followed"]
+
+
+MEASURE_IMPORT = """
+import json, resource, sys
+from core.data.importing import import_faces
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:
+    report = import_faces(sys.argv[1], sys.argv[2]).to_json()
+except ValueError as error:
+    report = {"error": str(error)}
+print(json.dumps({"extra_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before, **report}))
+"""
+
+
+@pytest.mark.slow
+def test_a_huge_archive_member_is_refused_by_its_header_size_unread(tmp_path):
+    archive = tmp_path / "photos.tar.gz"
+    huge = tmp_path / "25_0_1_huge.jpg"
+    with huge.open("wb") as out:  # 300 MB of zeros, sparse on disk; a few hundred kB once compressed
+        out.truncate(300 << 20)
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        tar.add(huge, arcname=huge.name)
+    huge.unlink()
+    done = subprocess.run([sys.executable, "-c", MEASURE_IMPORT, str(archive), str(tmp_path / "out.csv")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["problems"] == [f"{huge.name}: 314.6 MB, over the 20 MB a photo may have"]
+    assert result["extra_mb"] < 50, "the member was never read into memory"

@@ -7,6 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
+from core.data.bounded import Limits
 from core.data.loading import load_faces
 from core.data.sampling import sample_rows, seeded_sample
 from core.errors import InputError, InputFileNotFound
@@ -177,7 +178,7 @@ HOSTILE = {
         "export the sheet as CSV",
     ),
     "an .xls spreadsheet": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000), "Excel 97-2003"),
-    "a huge first line": (b"age" + b"x" * 30_000_000, "first line is 30,000,003 characters long"),
+    "a huge first line": (b"age" + b"x" * 30_000_000, "has a line over 1,024 kB long (line 1)"),
     "a PDF": (b"%PDF-1.7\n" + bytes(200), "a PDF document"),
     "a damaged gzip": (b"\x1f\x8b\x08" + bytes(100), "could not be decompressed"),
     "JSON": (b'{"age": 3, "pixels": [1, 2]}\n', "is missing column(s) age, ethnicity, gender, img_name, pixels"),
@@ -219,10 +220,12 @@ def test_other_encodings_load_and_a_name_that_is_not_utf8_keeps_its_row(tmp_path
     assert np.array_equal(faces.images[0], faces.images[1])
 
 
-def test_a_huge_data_line_is_one_bad_row(tmp_path):
+def test_a_line_over_the_line_limit_refuses_the_file_and_within_a_raised_limit_is_one_bad_row(tmp_path):
     path = tmp_path / "huge.csv"
     path.write_text(HEADER + "\n" + row(pixels=pixel_text(count=3_000_000)) + "\n" + row() + "\n")
-    faces, report = load_faces(path, use_cache=False)
+    with pytest.raises(InputError, match=r"huge.csv has a line over 1,024 kB long \(line 2\); a face row is about 9 kB"):
+        load_faces(path, use_cache=False)
+    faces, report = load_faces(path, use_cache=False, limits=Limits(max_line_bytes=16 << 20))
     (bad,) = report.bad_rows
     assert len(faces) == 1 and bad.line == 2 and "3000000 pixel values" in bad.detail
 

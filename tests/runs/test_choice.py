@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 from core import runs
 
 
 def fake_run(tmp_path, name: str, task: str, state: str = runs.COMPLETED, with_model: bool = True, **provenance) -> runs.RunInfo:
-    """A run folder with the files the choice looks at (an empty model file stands for a model)."""
+    """A run folder with the files the choice looks at (an archive with a Keras model's two entries stands for a model)."""
     run_dir = tmp_path / name
     run_dir.mkdir()
     (run_dir / runs.CONFIG_FILE).write_text(json.dumps({"task": task, **provenance}))
     (run_dir / runs.STATUS_FILE).write_text(json.dumps({"state": state}))
     if with_model:
-        (run_dir / runs.MODEL_FILE).write_bytes(b"")
+        with zipfile.ZipFile(run_dir / runs.MODEL_FILE, "w") as model:
+            model.writestr("config.json", "{}")
+            model.writestr("model.weights.h5", b"")
     return runs.load_run(run_dir)
 
 

@@ -69,9 +69,11 @@ def test_a_config_that_is_not_a_run_config_is_refused_with_its_reason(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / runs.CONFIG_FILE).write_text(json.dumps({"task": "gender", "preset": "gone-preset"}))
-    with pytest.raises(ValueError, match="not a valid run config: Unknown preset 'gone-preset'"):
+    with pytest.raises(runs.RunFileError, match="config.json is damaged: Unknown preset 'gone-preset'"):
         runs.load_run(run_dir)
     assert runs.list_runs(tmp_path) == []
+    (damaged,) = runs.scan_runs(tmp_path)[1]
+    assert damaged.path == run_dir / runs.CONFIG_FILE, "listed as damaged, not left out without a word"
 
 
 def test_clearing_results_removes_every_file_a_training_writes_and_keeps_the_rest(tmp_path):

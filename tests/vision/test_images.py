@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import numpy as np
@@ -138,3 +139,21 @@ def test_whatever_the_bytes_only_the_project_s_error_comes_out(kinds, seed):
         except InputError:
             continue
         assert rgb.dtype == np.uint8 and rgb.ndim == 3, name
+
+
+def test_a_jpeg_missing_only_its_end_marker_is_read_and_a_cut_short_one_is_refused(chip):
+    whole = encode(chip.convert("RGB"), "JPEG", quality=92)
+    assert whole.endswith(b"\xff\xd9")
+    assert np.array_equal(load_rgb(whole[:-2]), load_rgb(whole)), "all its pixels are there"
+    for cut in (len(whole) // 2, len(whole) - 20):
+        with pytest.raises(InputError, match="^damaged JPEG image: image file is truncated"):
+            load_rgb(whole[:cut])
+
+
+def test_only_regular_files_are_opened_a_named_pipe_is_refused_at_once(tmp_path):
+    pipe = tmp_path / "photo.jpg"
+    os.mkfifo(pipe)  # No writer ever comes: reading it would wait forever.
+    with pytest.raises(InputError, match=f"^{pipe} is a named pipe, not an image file$"):
+        load_rgb(pipe)
+    with pytest.raises(InputError, match="^/dev/null is a device, not an image file$"):
+        load_rgb("/dev/null")
