@@ -399,12 +399,14 @@ def test_predictions_page_shows_faces_from_the_csv_in_use_only_when_it_is_the_ru
     assert images_shown(app) == 0 and len(app.dataframe[0].value) == 48, "the predictions still show, as a table"
 
 
-def test_predictions_and_errors_pages_show_unreadable_predictions_as_a_message(runs_dir):
+def test_predictions_and_errors_pages_leave_a_run_with_unreadable_predictions_out_and_say_why(runs_dir):
     (runs_dir / GENDER / "predictions.csv").write_text("row_id,score\n1,2\n")
     for page in ("predictions", "errors"):
         app = open_page(page)
-        (message,) = texts(app, "error")
-        assert f"Cannot read the predictions of run {GENDER}" in message and "ethnicity" in message
+        assert not texts(app, "error") and not app.exception
+        assert GENDER not in app.selectbox[0].options, "a damaged run is offered nowhere"
+        (notice,) = [warning.value for warning in app.sidebar.warning]
+        assert f"`{GENDER}`: predictions.csv" in notice and "ethnicity" in notice, "the run, its file and the missing column"
 
 
 # Errors -------------------------------------------------------------------------------------------
