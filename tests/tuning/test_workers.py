@@ -181,3 +181,8 @@ def test_the_pruner_stops_a_hopeless_trial_before_its_last_epoch_and_its_run_say
     step = hopeless.status.pruned_at_epoch
     reported = trials[2].intermediate_values[step]
     assert not reported < max(trial.intermediate_values[step] for trial in trials[:2])
+
+    # The same search again goes on with the study: one trial more, the earlier three untouched.
+    run_worker(dataclasses.replace(search), trials=4)
+    again = load_study("prune", search.storage).get_trials()
+    assert [trial.number for trial in again] == [0, 1, 2, 3] and again[:3] == trials
