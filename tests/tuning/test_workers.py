@@ -101,23 +101,27 @@ def test_two_worker_processes_run_a_study_to_its_end_each_trial_once(shared_csv,
 def test_a_worker_killed_mid_trial_leaves_the_study_whole_and_its_trial_is_failed_and_retried(shared_csv, tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     environment = os.environ | {"AGEGENDER_RUNS": str(tmp_path / "runs")}
-    # A heartbeat every second and 5 s of grace, so that the dead worker's trial is noticed within the test.
-    command = tune_command("kill", storage, shared_csv, "--heartbeat", "1", "--grace", "5")
-    doomed = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+    # A heartbeat every 2 s and 15 s of grace (a living worker's heartbeat thread can lag a few seconds on a busy
+    # machine), so that the dead worker's trial is noticed within the test.
+    command = tune_command("kill", storage, shared_csv, "--heartbeat", "2", "--grace", "15")
+    doomed_log = tmp_path / "doomed.log"
+    with open(doomed_log, "w") as log:
+        doomed = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     try:
-        # Kill it once it is inside a trial: the trial's run has begun an epoch in the doomed process.
+        # Kill it once it is inside a trial: the trial's run has started in the doomed process.
         def doomed_is_training():
+            assert doomed.poll() is None, f"the first worker ended before a trial:\n{doomed_log.read_text()[-3000:]}"
             try:
                 study = load_study("kill", storage)
             except ValueError:  # Not created yet.
                 return None
             for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
                 run_dir = trial.user_attrs.get("run_dir")
-                if run_dir and runs.read_status(run_dir).pid == doomed.pid and runs.read_history(run_dir):
+                if run_dir and runs.read_status(run_dir).pid == doomed.pid:
                     return trial.number
             return None
 
-        killed_trial = wait_for(doomed_is_training, 300, "the first worker to be training a trial", interval=0.2)
+        killed_trial = wait_for(doomed_is_training, 600, "the first worker to be training a trial", interval=0.2)
         survivor = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                     cwd=PROJECT_ROOT)  # fmt: skip
         doomed.send_signal(signal.SIGKILL)
