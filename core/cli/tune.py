@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     if args.workers > 1:
         return run_workers(args, argv, search)
     from core.tuning.study import load_study
-    from core.tuning.worker import run_worker, stop_study
+    from core.tuning.worker import TrialsKeepFailing, run_worker, stop_study
 
     started = time.time()
     # SIGTERM (the dashboard's Stop, a scheduler's): the running trial stops after its batch, no new one starts.
@@ -192,6 +192,9 @@ def main(argv=None) -> int:
         run_worker(search, args.trials, on_trial_end=lambda study: draw_progress(study, args.trials, started))
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
+    except TrialsKeepFailing as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
     study = load_study(search.study, search.storage)
     print(file=sys.stderr)
     print(json.dumps(result_json(study, search)))

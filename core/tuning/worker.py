@@ -26,6 +26,14 @@ from core.training.loop import train
 from core.tuning.objectives import validation_scores
 from core.tuning.study import Search, StudyLock, discard_model, open_study, stop_file, summary
 
+# A worker gives up after this many of its trials failed one after another.
+MAX_FAILURES_IN_A_ROW = 3
+
+
+class TrialsKeepFailing(RuntimeError):
+    """A worker's trials failed again and again, so it stopped taking new ones."""
+
+
 # Trials that count towards the number asked for: those that ended without an error.
 FINISHED_STATES = ("COMPLETE", "PRUNED")
 
@@ -90,12 +98,25 @@ def run_worker(search: Search, trials: int, on_trial_end=None) -> optuna.Study:
     # Unseeded: several workers must not draw the same first trials (and their interleaving is not repeatable anyway).
     study = open_study(search)
     lock = StudyLock(search)
+    errors: list[Exception] = []  # This worker's failed trials since its last good one.
 
     def objective(trial: optuna.Trial):
         lock.release()  # The trial exists now: the other workers count it.
-        return run_trial(trial, search)
+        try:
+            result = run_trial(trial, search)
+        except optuna.TrialPruned:
+            errors.clear()
+            raise
+        except Exception as error:
+            errors.append(error)
+            raise
+        errors.clear()
+        return result
 
     while not stop_file(search.study).exists():
+        if len(errors) >= MAX_FAILURES_IN_A_ROW:
+            # The same fault every time (the CSV gone, say): trying on would fail trial after trial for ever.
+            raise TrialsKeepFailing(f"{len(errors)} trials in a row failed; the last with: {errors[-1]}")
         lock.acquire()
         try:
             optuna.storages.fail_stale_trials(study)

@@ -29,3 +29,14 @@ def test_a_bad_space_file_or_another_search_under_a_stored_name_starts_nothing(t
     message = capsys.readouterr().err
     assert "study 's' was started with another search (base.limit: 400, stored 300)" in message
     assert [path.name for path in runs_folder.iterdir()] == ["studies"], "no trial ran"
+
+
+def test_a_worker_whose_trials_keep_failing_gives_up_saying_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AGEGENDER_RUNS", str(tmp_path / "runs"))
+    missing = tmp_path / "gone.csv"
+    assert tune.main(["--study", "s", "--trials", "5", "--epochs-per-trial", "1", "--csv", str(missing)]) == 1
+    message = capsys.readouterr().err
+    assert "3 trials in a row failed; the last with:" in message and str(missing) in message
+    from core.tuning.study import load_study
+
+    assert [trial.state.name for trial in load_study("s").get_trials()] == ["FAIL"] * 3
