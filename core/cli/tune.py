@@ -182,12 +182,13 @@ def main(argv=None) -> int:
         return 2
     if args.workers > 1:
         return run_workers(args, argv, search)
-    from core.tuning.study import load_study
-    from core.tuning.worker import TrialsKeepFailing, run_worker, stop_study
+    from core.tuning.study import load_study, stop_file
+    from core.tuning.worker import TrialsKeepFailing, run_worker
 
     started = time.time()
     # SIGTERM (the dashboard's Stop, a scheduler's): the running trial stops after its batch, no new one starts.
-    signal.signal(signal.SIGTERM, lambda *_: stop_study(load_study(search.study, search.storage)))
+    # Only the stop file is touched here: the handler may run while this process holds the study's lock.
+    signal.signal(signal.SIGTERM, lambda *_: stop_file(search.study).touch())
     try:
         run_worker(search, args.trials, on_trial_end=lambda study: draw_progress(study, args.trials, started))
     except KeyboardInterrupt:

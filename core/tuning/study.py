@@ -154,16 +154,17 @@ def open_study(search: Search, sampler_seed: int | None = None) -> optuna.Study:
         "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=search.base.epochs),
         "none": optuna.pruners.NopPruner(),
     }[search.pruner]
-    storage = _storage(search)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        storage=storage, sampler=sampler, pruner=pruner, study_name=search.study, directions=directions, load_if_exists=True
-    )
-    stored = study.user_attrs.get(SEARCH_ATTR)
     wanted = json.loads(json.dumps(search.definition()))  # As the storage gives it back (tuples become lists).
-    if stored is None:
-        study.set_user_attr(SEARCH_ATTR, wanted)
-    elif stored != wanted:
+    with StudyLock(search.storage_url):  # Several workers starting at once must not create the storage's tables twice.
+        study = optuna.create_study(
+            storage=_storage(search), sampler=sampler, pruner=pruner, study_name=search.study, directions=directions,
+            load_if_exists=True,
+        )  # fmt: skip
+        stored = study.user_attrs.get(SEARCH_ATTR)
+        if stored is None:
+            study.set_user_attr(SEARCH_ATTR, wanted)
+    if stored is not None and stored != wanted:
         raise ValueError(f"study {search.study!r} was started with another search ({'; '.join(differences(stored, wanted))}): "
                          "give this search another --study name, or run the stored one with its own settings")  # fmt: skip
     return study
@@ -180,7 +181,10 @@ def load_study(name: str, storage: str | None = None) -> optuna.Study:
         raise ValueError(f"no study {name!r}: there is no {url.removeprefix('sqlite:///')}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=name, storage=url if "://" in url else _journal(url))
+        # Not while a worker creates the storage's tables. (Never called while this process holds the lock:
+        # a second lock on the same file from one process would wait for ever.)
+        with StudyLock(url):
+            return optuna.load_study(study_name=name, storage=url if "://" in url else _journal(url))
     except KeyError:
         raise ValueError(f"no study {name!r} in {url}") from None
 
@@ -209,17 +213,21 @@ def summary(study: optuna.Study) -> collections.Counter:
 
 
 class StudyLock:
-    """Held while a worker decides whether to start one more trial, so that several never start one too many.
+    """A file lock beside a file storage (SQLite, journal), held while a worker decides whether to start one more
+    trial (so that several never start one too many) and while a process opens the storage (so that two never
+    create its tables at once).
 
-    A file lock beside a file storage (SQLite, journal); a study in a database
-    server has none, so there up to (workers - 1) trials more than asked may run.
-    `release` may be called more than once (the trial releases it as it starts).
+    A study in a database server has none: there up to (workers - 1) trials more than asked may run.
+    `release` may be called more than once (the trial releases it as it starts). The suffix is not Optuna's
+    journal lock's (`.lock`), which must stay free for it.
     """
 
-    def __init__(self, search: Search):
-        url = search.storage_url
+    def __init__(self, storage_url: str):
+        url = storage_url
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url if "://" not in url else None
-        self.handle = open(f"{path}.lock", "a") if path is not None else None  # noqa: SIM115  (held across calls)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(f"{path}.workers-lock", "a") if path is not None else None  # noqa: SIM115  (held across calls)
         self.held = False
 
     def acquire(self) -> None:
@@ -232,7 +240,15 @@ class StudyLock:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.held = False
 
+    def __enter__(self) -> StudyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.release()
+
 
 def stop_file(study_name: str) -> Path:
-    """Present while a stop of the study's workers is requested (the Tune page's Stop, or Ctrl-C)."""
+    """Present while a stop of the study's workers on this machine is requested (the Tune page's Stop, SIGTERM)."""
+    studies_dir().mkdir(parents=True, exist_ok=True)
     return studies_dir() / f"{study_name}.STOP"

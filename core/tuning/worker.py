@@ -54,6 +54,18 @@ class PruneOnValidationLoss(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopWithTheStudy(keras.callbacks.Callback):
+    """Asks the trial's run to stop after its batch once a stop of the whole study is requested (its STOP file)."""
+
+    def __init__(self, study_stop: Path, run_dir: Path):
+        super().__init__()
+        self.study_stop, self.run_dir = study_stop, run_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.study_stop.exists():
+            runs.request_stop(self.run_dir)  # The run's own StopWatcher ends it at the next batch, as `stopped`.
+
+
 def trial_name(search: Search, number: int) -> str:
     """A trial's preset name (and part of its run's folder name)."""
     return f"{search.study}-t{number}"
@@ -66,9 +78,10 @@ def run_trial(trial: optuna.Trial, search: Search) -> float | tuple[float, ...]:
     trial.set_user_attr("run_dir", str(run_dir))
     monitor = SERVED_LOSS if config.task == "both" else "val_loss"
     pruning = PruneOnValidationLoss(trial, monitor) if search.prunes else None
+    callbacks = (StopWithTheStudy(stop_file(search.study), run_dir), *([pruning] if pruning else []))
     provenance = {"study": search.study, "trial": trial.number}
     try:
-        result = train(config, run_dir, verbose=0, callbacks=(pruning,) if pruning else (), provenance=provenance, score=False)
+        result = train(config, run_dir, verbose=0, callbacks=callbacks, provenance=provenance, score=False)
     except Exception:
         if not search.keep_all_models:
             discard_model(run_dir)
@@ -97,7 +110,7 @@ def run_worker(search: Search, trials: int, on_trial_end=None) -> optuna.Study:
     """
     # Unseeded: several workers must not draw the same first trials (and their interleaving is not repeatable anyway).
     study = open_study(search)
-    lock = StudyLock(search)
+    lock = StudyLock(search.storage_url)
     errors: list[Exception] = []  # This worker's failed trials since its last good one.
 
     def objective(trial: optuna.Trial):
