@@ -88,7 +88,7 @@ def with_test_summaries(record: dict) -> dict:
 
 def machine() -> str:
     """The CPU's model name and core count, to tell the parts of a benchmark run on other machines apart."""
-    from core.networks.build import has_bfloat16_instructions
+    from core.networks.arithmetic import has_bfloat16_instructions
 
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()

@@ -34,7 +34,7 @@ from core.inference.int8 import Int8Model
 from core.inference.predictor import Predictor
 from core.networks.presets import DEFAULT_PRESET
 from core.training.loop import train
-from core.training.prepare import rows_and_split
+from core.training.rows import rows_and_split
 
 
 class TestQualityClock(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ The convolution whose maps feed a head's CAM is named `<head>_last_conv`, or
     compile_model(model, get_preset("seed"), learning_rate=1e-4, total_steps=1000)
 
 A preset with `mixed_precision` trains in bfloat16 where the CPU has
-bfloat16 instructions (`dtype_policy_for`); what a run saves is always the
+bfloat16 instructions (core.networks.arithmetic); what a run saves is always the
 float32 twin (`inference_copy`), so inference and CAMs never depend on the CPU.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -162,26 +161,6 @@ def _default_dtype_policy(policy: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def has_bfloat16_instructions(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True where the CPU has bfloat16 instructions (AVX-512 BF16 or AMX); without them bfloat16 is not worth it.
-
-    On an AVX-512 BF16 EPYC, bfloat16 trains the default preset in a quarter less time per epoch.
-    Read from Linux's /proc/cpuinfo; other systems answer False and train in float32.
-    """
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def dtype_policy_for(recipe: Preset) -> str:
-    """The Keras dtype policy `recipe` trains with on this machine."""
-    if recipe.mixed_precision and has_bfloat16_instructions():
-        return "mixed_bfloat16"
-    return "float32"
 
 
 def inference_copy(model: keras.Model) -> keras.Model:

@@ -17,14 +17,14 @@ import tensorflow as tf
 from core import runs
 from core.config import TrainConfig
 from core.data.augment import make_dataset
-from core.data.health import conflicting_rows, duplicate_groups
 from core.data.loading import FaceData, load_faces
-from core.data.sampling import sample_rows
-from core.data.splits import Split, make_split
+from core.data.splits import Split
 from core.errors import InputError
 from core.labels import ETHNICITIES
-from core.networks.build import AGES, dtype_policy_for
+from core.networks.arithmetic import dtype_policy_for
+from core.networks.build import AGES
 from core.training.distillation import taught_targets
+from core.training.rows import rows_and_split
 
 # Fewer faces than this in the training, validation or test part leave nothing to learn or to measure.
 MIN_FACES_PER_PART = 8
@@ -84,25 +84,6 @@ def age_label_distribution(ages: np.ndarray, spread: float) -> np.ndarray:
     """DLDL's soft label: a Gaussian of `spread` years around each true age, over 0..MAX_AGE (n, MAX_AGE + 1)."""
     weights = np.exp(-0.5 * ((AGES[None, :] - np.asarray(ages, dtype=np.float32)[:, None]) / spread) ** 2)
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def rows_and_split(faces: FaceData, config: TrainConfig) -> tuple[np.ndarray, Split, int]:
-    """The rows a run uses, their split, and how many conflicting copies were left out; depends only on the data and config.
-
-    Copies of a face are found among the sampled rows (core.data.health):
-    about 3 s for the 21k faces of the shared CSV.
-    """
-    rows = sample_rows(len(faces), config.limit, config.seed)
-    if config.split == "stratified" and not config.drop_conflicting:
-        return rows, make_split(rows, faces.gender, faces.age, config.seed), 0
-    copies = duplicate_groups(faces.images[rows])
-    # One id per face of the whole file, as make_split wants: the first row of its group of copies.
-    group_ids = np.arange(len(faces))
-    group_ids[rows] = rows[copies.group_ids]
-    left_out = rows[conflicting_rows(faces.subset(rows), copies)] if config.drop_conflicting else np.empty(0, int)
-    rows = np.setdiff1d(rows, left_out)
-    split = make_split(rows, faces.gender, faces.age, config.seed, groups=group_ids if config.split == "grouped" else None)
-    return rows, split, len(left_out)
 
 
 def check_learnable(faces: FaceData, split: Split, heads: tuple[str, ...]) -> None:

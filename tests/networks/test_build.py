@@ -7,12 +7,12 @@ from keras import layers
 
 from core.config import TrainConfig
 from core.data.loading import load_faces
+from core.networks.arithmetic import has_bfloat16_instructions
 from core.networks.build import (
     AGES,
     build_model,
     cam_layer_name,
     compile_model,
-    has_bfloat16_instructions,
     inference_copy,
     model_heads,
 )

@@ -18,7 +18,8 @@ from core.data.augment import make_dataset
 from core.data.loading import load_faces
 from core.errors import InputError
 from core.inference.predictor import KerasModel, Predictor
-from core.networks.build import AGES, dtype_policy_for
+from core.networks.arithmetic import dtype_policy_for
+from core.networks.build import AGES
 from core.networks.presets import DEFAULT_PRESET, get_preset
 from core.training.callbacks import canonical_logs
 from core.training.loop import train
