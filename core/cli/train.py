@@ -3,10 +3,14 @@
     python -m core train --task gender --epochs 2 --limit 4000 --csv ../shared/data/age_gender.csv.gz
     python -m core train --config runs/<run_id>/config.json --seed 7   # a saved run's settings, one changed
     python -m core train --resume runs/<run_id>                        # a stopped or killed run, from its last whole epoch
+    python -m core train --preset compact-dldl --dry-run               # how long it would take here, without training
 
 Progress goes to the terminal; the last line is one JSON object:
 {"run_dir": ..., "status": ..., "test": {"accuracy": ..., "mae": ...}}.
 Ctrl-C or SIGTERM stops after the current batch and keeps the best model.
+Before training, a line says how long it should take on this machine when
+that is known (core.training.estimate); `--dry-run` measures it if need be
+(about half a minute) and prints it, with the estimate as the JSON line.
 The setting flags are `core.config.TrainConfig`'s fields; the library
 behind it is core.training.loop.
 """
@@ -42,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, default=None, help="write the run here instead of a new folder under runs/")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue this stopped or interrupted run from its last whole epoch (no other settings)")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="say how long the training would take on this machine (measured if need be) and stop")  # fmt: skip
     parser.add_argument(
         "--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy for GPUs or several hosts"
     )
@@ -81,6 +87,33 @@ def make_strategy(name: str):
     return multi_worker_strategy()  # Reads the cluster from TF_CONFIG.
 
 
+def dry_run(config: TrainConfig) -> int:
+    """Print how long `config` would train on this machine (measuring it first if need be), and train nothing."""
+    from core.training.estimate import estimate_training
+
+    print(f"estimating {config.preset.name} ({config.task}) on this machine ...", file=sys.stderr, flush=True)
+    try:
+        estimate = estimate_training(config)
+    except (ValueError, OSError) as error:  # The data's faults (InputError is a ValueError).
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"estimate: {estimate.describe()}")
+    print(json.dumps({"estimate": estimate.to_json()}))
+    return 0
+
+
+def say_known_estimate(config: TrainConfig) -> None:
+    """One line before training with the expected minutes, when this machine's figures for the recipe are kept."""
+    from core.training.estimate import cached_estimate
+
+    try:
+        estimate = cached_estimate(config)
+    except (ValueError, OSError):  # The data's faults are training's to report, with its own message.
+        return
+    if estimate is not None:
+        print(f"estimate: {estimate.describe()}", flush=True)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -95,9 +128,13 @@ def main(argv=None) -> int:
             runs.read_config(args.resume)  # Refuses a folder that is not a run, before TensorFlow loads.
         else:
             config = config_from_args(args)
+        if args.dry_run and args.resume is not None:
+            raise ValueError("--dry-run estimates a new training; a resumed run's ETA is on its Train page")
     except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        return dry_run(config)
 
     from core.training.loop import resume, train  # TensorFlow loads here, after the arguments are checked.
 
@@ -113,6 +150,7 @@ def main(argv=None) -> int:
         if args.resume is not None:
             result = resume(run_dir, strategy=strategy, verbose=verbose)
         else:
+            say_known_estimate(config)
             result = train(config, run_dir=run_dir, strategy=strategy, verbose=verbose)
     except (ValueError, FileNotFoundError) as error:
         print(json.dumps({"run_dir": str(run_dir), "status": runs.FAILED, "error": str(error)}))

@@ -35,7 +35,8 @@ from core.evaluation.metrics import predictions_frame, summarize
 from core.inference.int8 import CALIBRATION_FACES, save_int8
 from core.inference.predictor import Predictor
 from core.inference.scoring import calibrate_run
-from core.networks.build import build_model, compile_model, dtype_policy_for, inference_copy, training_only_loss_weights
+from core.networks.arithmetic import dtype_policy_for
+from core.networks.build import build_model, compile_model, inference_copy, training_only_loss_weights
 from core.runs import lifecycle
 from core.training.callbacks import (
     SERVED_LOSS,
@@ -48,6 +49,7 @@ from core.training.callbacks import (
     StopWatcher,
     checkpoint_state,
 )
+from core.training.estimate import keep_run_costs
 from core.training.multi_worker import build_before_fit
 from core.training.prepare import PreparedData, load_prepared_data, prepare_data, targets_for, training_dataset
 
@@ -163,7 +165,11 @@ def _run(run_dir: Path, prepare, strategy, verbose: int, callbacks, resumed_stat
     if watcher.stopped:
         return TrainResult(run_dir, lifecycle.mark_stopped(run_dir).state, test)
     shutil.rmtree(run_dir / runs.CHECKPOINT_DIR, ignore_errors=True)  # Nothing left to resume.
-    return TrainResult(run_dir, lifecycle.mark_completed(run_dir).state, test)
+    result = TrainResult(run_dir, lifecycle.mark_completed(run_dir).state, test)
+    if score:  # What it took becomes this machine's figure for its recipe (a trial's, unscored, would not be whole).
+        with contextlib.suppress(ValueError, OSError):  # A figure not kept costs the next estimate a measurement, no more.
+            keep_run_costs(run_dir)
+    return result
 
 
 def train_teachers(data: PreparedData, run_dir: Path, strategy, verbose: int) -> list[keras.Model] | None:
