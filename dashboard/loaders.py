@@ -2,6 +2,7 @@
 
     faces, report = load_data(path)          # FaceData + LoadReport, once per file version
     health = load_health(path)               # duplicates and conflicting labels (core.data.health)
+    sizes = split_sizes(config)              # how many faces a training's split would hold in each part
     frame = load_predictions(run)            # a run's labelled predictions.csv, or None
     predictor = load_predictor(run_dirs)     # the models of one or two runs (core.inference.photos.FacePredictor)
     maps = heatmaps(run_dirs, "age", "gradcam", crops)  # CAMs of these faces, from a kept Explainer
@@ -28,11 +29,13 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
+from core.config import TrainConfig
 from core.data.health import HealthReport, health_report
 from core.data.loading import FaceData, LoadReport, load_faces
 from core.explain.maps import GroupAverage
 from core.explain.maps import group_averages as average_groups
 from core.paths import studies_dir
+from core.training.estimate import split_sizes_for
 
 if TYPE_CHECKING:
     from core.explain.cams import Explainer
@@ -74,6 +77,17 @@ def _health(path: str, modified_ns: int, size: int) -> HealthReport:
 def load_health(path: str | Path) -> HealthReport:
     """The data-health report of a CSV (core.data.health), once per file version; raises as `load_data` does."""
     return _health(*_file_key(path))
+
+
+@st.cache_resource(max_entries=16, show_spinner="Splitting the data as training will (a few seconds)…")
+def _split_sizes(path: str, modified_ns: int, size: int, limit: int | None, seed: int, split: str, drop: bool) -> dict:
+    config = TrainConfig(csv_path=path, limit=limit, seed=seed, split=split, drop_conflicting=drop)
+    return split_sizes_for(config, _faces(path, modified_ns, size)[0])
+
+
+def split_sizes(config: TrainConfig) -> dict[str, int]:
+    """The sizes of `config`'s split (train, val, test), once per file version and sampling settings."""
+    return _split_sizes(*_file_key(config.csv_path), config.limit, config.seed, config.split, config.drop_conflicting)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

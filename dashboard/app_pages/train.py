@@ -8,6 +8,7 @@ from core import runs
 from core.config import TrainConfig
 from core.labels import TASKS
 from core.networks.presets import DEFAULT_PRESET, all_presets
+from core.training.estimate import cached_estimate, estimate_training
 from dashboard import figures, launcher, loaders, tuning, widgets
 from dashboard.tables import run_duration_seconds
 
@@ -99,12 +100,56 @@ with st.form("train-settings"):
         help="Copies of one face whose genders differ, or whose ages differ by more than a few years (the Data page "
         "lists them). Off: every valid row is used. Either way all copies of a face stay on one side of the split.",
     )
-    start = st.form_submit_button(
+    start_column, estimate_column = st.columns([1, 3])
+    start = start_column.form_submit_button(
         "Start training",
         type="primary",
         icon=":material/play_arrow:",
         disabled=active is not None or bool(studies_running) or not data_usable,
     )
+    measure = estimate_column.form_submit_button(
+        "Estimate the time",
+        icon=":material/timer:",
+        disabled=active is not None or not data_usable,
+        help="Times a few batches of this preset on this machine (about half a minute), then says how long the "
+        "training would take. Kept for next time, and replaced by what a completed run really took.",
+    )
+
+
+def chosen_config() -> TrainConfig:
+    """The settings in the form; a ValueError if they are not valid."""
+    return TrainConfig(
+        task=task,
+        preset=preset,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        learning_rate=float(learning_rate),
+        limit=int(limit) or None,
+        csv_path=str(csv_path.resolve()),
+        drop_conflicting=drop_conflicting,
+    )
+
+
+def expected_time(measure: bool) -> None:
+    """How long the chosen settings would train here: from kept figures at once, else measured when asked."""
+    try:
+        config = chosen_config()
+        sizes = loaders.split_sizes(config)
+        estimate = cached_estimate(config, sizes)
+        if estimate is None and measure:
+            with st.spinner("Timing a few batches of this preset on this machine (about half a minute)…"):
+                estimate = estimate_training(config, sizes)
+    except ValueError as error:  # Settings or data that cannot be trained on: Start says so too.
+        st.caption(f"No time estimate: {error}")
+        return
+    if estimate is not None:
+        st.info(f"Expected: {estimate.describe()}.", icon=":material/timer:")
+    elif active is None:
+        st.caption("How long will it take? **Estimate the time** measures this preset on this machine first.")
+
+
+if data_usable:
+    expected_time(measure)
 
 if active is not None:
     st.info(
@@ -119,17 +164,7 @@ if studies_running and active is None:
 
 if start:
     try:
-        config = TrainConfig(
-            task=task,
-            preset=preset,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            learning_rate=float(learning_rate),
-            limit=int(limit) or None,
-            csv_path=str(csv_path.resolve()),
-            drop_conflicting=drop_conflicting,
-        )
-        run_dir = launcher.start_training(config)
+        run_dir = launcher.start_training(chosen_config())
     except ValueError as error:  # Bad settings, a missing file, or another training already running.
         st.error(str(error), icon=":material/error:")
     else:
