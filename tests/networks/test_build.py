@@ -85,10 +85,15 @@ def test_a_bfloat16_model_keeps_float32_heads_and_has_a_float32_twin_with_its_we
         ("flags : fpu sse2 avx2 fma\n", False),
     ],
 )
-def test_bfloat16_is_used_only_where_the_cpu_has_bfloat16_instructions(tmp_path, cpuinfo, expected):
+def test_bfloat16_is_used_only_where_the_cpu_has_bfloat16_instructions(tmp_path, monkeypatch, cpuinfo, expected):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     (tmp_path / "cpuinfo").write_text(cpuinfo)
     assert has_bfloat16_instructions(tmp_path / "cpuinfo") is expected
     assert has_bfloat16_instructions(tmp_path / "no-such-file") is False
+    # oneDNN limited to fewer instructions: as on a CPU without them.
+    for limit, allowed in (("AVX2", False), ("avx512_core", False), ("AVX512_CORE_BF16", True), ("ALL", True)):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+        assert has_bfloat16_instructions(tmp_path / "cpuinfo") is (expected and allowed), limit
 
 
 def test_seed_models_use_only_the_agreed_layer_kinds():
