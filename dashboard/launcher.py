@@ -26,6 +26,7 @@ from pathlib import Path
 from core import runs
 from core.config import TrainConfig
 from core.paths import PROJECT_ROOT, runs_dir
+from core.training.estimate import seconds_after
 
 LOCK_FILE = ".launch.lock"
 
@@ -151,6 +152,9 @@ class Progress:
     # Whole trainings of the same length before and after this one (a `best` run's teachers and student).
     trainings_before: int = 0
     trainings_after: int = 0
+    # Seconds after this training's last epoch (its finish and the later trainings), from this machine's kept
+    # figures (core.training.estimate.seconds_after); None: the later trainings are taken to go at this one's pace.
+    later_seconds: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -165,19 +169,23 @@ class Progress:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds left at the pace so far, if all planned epochs run, this training's and those after it."""
+        """Seconds left if all planned epochs run: this training's at its pace so far, then what comes after it."""
         if self.fraction <= 0:
             return None
         whole = self.elapsed / self.fraction
-        return whole * (1 - self.fraction) + whole * self.trainings_after
+        after = self.later_seconds if self.later_seconds is not None else whole * self.trainings_after
+        return whole * (1 - self.fraction) + after
 
 
-def progress(history: list[runs.HistoryRecord], trainings_before: int = 0, trainings_after: int = 0) -> Progress | None:
+def progress(history: list[runs.HistoryRecord], trainings_before: int = 0, trainings_after: int = 0,
+             later_seconds: float | None = None) -> Progress | None:  # fmt: skip
     """Where training stands, from history.jsonl records (None before the first one)."""
     if not history:
         return None
     last = history[-1]
-    return Progress(last.epoch, last.epochs, last.batches_done, last.steps, last.elapsed, trainings_before, trainings_after)
+    return Progress(
+        last.epoch, last.epochs, last.batches_done, last.steps, last.elapsed, trainings_before, trainings_after, later_seconds
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,28 +194,40 @@ class LiveTraining:
     history: list[runs.HistoryRecord]  # the records of the training under way
     trainings_before: int  # whole trainings before it: the teachers that finished
     trainings_after: int  # whole trainings after it: later teachers and the student
+    later_seconds: float | None = None  # what follows its last epoch, where this machine's figures are kept
 
     def progress(self) -> Progress | None:
-        return progress(self.history, self.trainings_before, self.trainings_after)
+        return progress(self.history, self.trainings_before, self.trainings_after, self.later_seconds)
 
 
 def live_training(run_dir: Path) -> LiveTraining:
     """The training under way and its history: a run with teachers (core.training.distillation) trains them before its own epochs.
 
-    Teachers train with the run's epochs and split, so each of them takes
-    about as long as the one under way; the student, which its teachers answer
-    for batch by batch, takes a little longer (86 s against 82 s for a first
-    epoch on 2 cores), so the time left shown while a teacher trains is a
-    little low.
+    Teachers train with the run's epochs and split. What follows the training
+    under way (its int8 copy and scoring, later teachers, the student, which
+    its teachers answer for batch by batch and so trains slower) is counted
+    from this machine's kept figures (core.training.estimate) where they are
+    known; otherwise at the pace of the training under way, a little low.
     """
     run_dir = Path(run_dir)
     own = runs.read_history(run_dir)
     teachers = {int(path.name.rsplit("-", 1)[1]): path for path in (run_dir / runs.TEACHERS_DIR).glob("teacher-*")}
-    count = runs.read_config(run_dir).train.preset.teachers if teachers else 0
+    config = runs.read_config(run_dir)
+    count = config.train.preset.teachers if teachers else 0
     if own or not teachers:
-        return LiveTraining("", own, count, 0)
+        return LiveTraining("", own, count, 0, _seconds_after(config, config.train.preset.teachers))
     number = max(teachers)
-    return LiveTraining(f"Teacher {number} of {count}", runs.read_history(teachers[number]), number - 1, count - number + 1)
+    return LiveTraining(f"Teacher {number} of {count}", runs.read_history(teachers[number]), number - 1,
+                        count - number + 1, _seconds_after(config, number - 1))  # fmt: skip
+
+
+def _seconds_after(config: runs.RunConfig, training: int) -> float | None:
+    if not config.split_sizes:  # Known once the data is split.
+        return None
+    try:
+        return seconds_after(config.train, config.split_sizes, training)
+    except (ValueError, OSError):  # No figures worth showing: the pace alone, as before.
+        return None
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -155,6 +155,21 @@ def cached_estimate(config: TrainConfig, split_sizes: dict[str, int] | None = No
     return estimate_training(config, split_sizes, measure=False)
 
 
+def seconds_after(config: TrainConfig, split_sizes: dict[str, int], training: int) -> float | None:
+    """Seconds a run will still take once its training number `training` (0-based: teachers, then its own) has
+    fitted its last epoch: that training's finish (the int8 copy, scoring) and every later training whole.
+
+    None when a figure is not kept. The live ETA adds this to the pace of the epochs under way, so that a
+    student that trains slower than its teachers, and the work after the last epoch, are counted as measured.
+    """
+    recipes = _recipes(config)[training:]
+    kept = [kept_costs(config, recipe) for recipe in recipes]
+    if None in kept:
+        return None
+    later = sum(costs.training_seconds(split_sizes["train"], split_sizes["val"], config.epochs) for costs in kept[1:])
+    return kept[0].finish_seconds + later
+
+
 # --- This machine, and the figures kept for it --------------------------------------------------------------------
 
 
@@ -306,6 +321,10 @@ def keep_run_costs(run_dir: Path) -> Costs | None:
     durations = [later - earlier for earlier, later in zip(elapsed, elapsed[1:], strict=False)]
     steady = statistics.median(durations)
     wall = _seconds_between(run.status.started_at, run.status.ended_at)
+    if wall is not None:  # A student's run also spans its teachers' trainings, which are runs of their own.
+        for teacher_dir in (run.run_dir / runs.TEACHERS_DIR).glob("teacher-*"):
+            teacher = runs.read_status(teacher_dir)
+            wall -= _seconds_between(teacher.started_at, teacher.ended_at) or 0.0
     config, sizes = run.config.train, run.config.split_sizes
     measured = kept_costs(config, config.preset)
     # A steady epoch is training, validation and saves; shared out as the measured figures share it, else all to training.

@@ -65,6 +65,9 @@ def test_progress_and_eta_from_history_records():
     first_teacher = launcher.progress([runs.HistoryRecord("batch", epoch=2, epochs=4, steps=20, elapsed=30.0, batch=20)], 0, 2)
     assert first_teacher.fraction == pytest.approx(0.5) and first_teacher.eta_seconds == pytest.approx(30.0 + 2 * 60.0)
     assert first_teacher.overall_fraction == pytest.approx(0.5 / 3)
+    # Where this machine's figures say what follows (a slower student, the int8 copy and scoring): those instead.
+    measured = launcher.progress([runs.HistoryRecord("batch", epoch=2, epochs=4, steps=20, elapsed=30.0, batch=20)], 0, 2, 200.0)
+    assert measured.eta_seconds == pytest.approx(30.0 + 200.0)
     assert middle.overall_fraction == middle.fraction, "a run without teachers: one training"
 
 

@@ -129,3 +129,8 @@ def test_an_estimate_adds_every_epoch_and_the_teachers_trainings_and_says_so(own
     assert known.total_seconds == pytest.approx(expected, abs=0.1)
     assert known.epoch_seconds == pytest.approx(own_epoch)
     assert f"after {teachers} teacher training(s) of its own" in known.describe()
+    # The live ETA's part after a training's last epoch: its finish, then every later training whole.
+    teacher_whole, own_whole = 5 + 6 + config.epochs * teacher_epoch, 10 + 20 + config.epochs * own_epoch
+    assert estimate.seconds_after(config, sizes, 0) == pytest.approx(6 + (teachers - 1) * teacher_whole + own_whole)
+    assert estimate.seconds_after(config, sizes, teachers) == pytest.approx(20)
+    assert estimate.seconds_after(TrainConfig(preset="seed", csv_path="faces.csv"), sizes, 0) is None, "not kept"
