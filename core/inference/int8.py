@@ -32,6 +32,24 @@ CALIBRATION_FACES = 1000
 BATCH_SIZE = 64
 
 
+@contextlib.contextmanager
+def _native_instruction_set():
+    """OpenVINO's CPU plugin with all of this CPU's instructions, whatever ONEDNN_MAX_CPU_ISA says.
+
+    ONEDNN_MAX_CPU_ISA caps TensorFlow's oneDNN so that this machine can train and be timed as
+    a CPU without bfloat16 would (core.networks.arithmetic). OpenVINO's plugin carries its own
+    oneDNN, which reads the same variable once, when it first runs: capped, it picks kernels for
+    the instructions it detects and then cannot build them (the age head's dense layer fails to
+    run). Inference is not what the cap is there to time, so OpenVINO never sees it.
+    """
+    capped = os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
+    try:
+        yield
+    finally:
+        if capped is not None:
+            os.environ["ONEDNN_MAX_CPU_ISA"] = capped
+
+
 def save_int8(model: keras.Model, calibration_images: np.ndarray, path: Path) -> None:
     """Quantize `model` to int8 with ranges from `calibration_images` and write it to `path` (.xml, beside it .bin).
 
@@ -44,7 +62,7 @@ def save_int8(model: keras.Model, calibration_images: np.ndarray, path: Path) ->
     # result: its notes are silenced, and its progress bars go to stderr.
     nncf.set_log_level(logging.ERROR)
     path = Path(path)
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, _native_instruction_set():
         exported = Path(scratch) / "float.xml"
         model.export(str(exported), format="openvino", verbose=False)
         float_model = ov.Core().read_model(exported)
@@ -74,7 +92,8 @@ class Int8Model:
         if not path.is_file() or not path.with_suffix(".bin").is_file():
             raise FileNotFoundError(f"no int8 model at {path} (the .xml and its .bin are both needed)")
         # THROUGHPUT: one stream per core, so two batches run at once on a 2-core CPU.
-        self._compiled = ov.Core().compile_model(path, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        with _native_instruction_set():
+            self._compiled = ov.Core().compile_model(path, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
         self._outputs = [output.get_any_name() for output in self._compiled.outputs]
         # Two requests per stream, started in turn and each refilled as soon as its batch is
         # collected, so a stream always has its next batch waiting (about 6 % more faces/s than
