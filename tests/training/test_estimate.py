@@ -102,6 +102,16 @@ def test_a_damaged_figures_file_means_measuring_again_not_a_crash(own_cache, con
     assert estimate.cached_estimate(config, {"train": 900, "val": 100, "test": 250}) is None
 
 
+def test_figures_are_kept_per_machine_arithmetic_and_instruction_set(own_cache, monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    config = TrainConfig(preset="seed", csv_path="faces.csv")  # float32 whatever the CPU
+    estimate.keep_costs(config, config.preset, estimate.Costs(1e-3, 5e-4, 1.0, 4.0, 3.0, "measured on a test day"))
+    assert estimate.figures_kept(config)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # float32 still, but slower: not the same figures
+    assert not estimate.figures_kept(config)
+    assert estimate.machine_description(config.preset).endswith("float32, oneDNN limited to AVX2")
+
+
 def test_figures_kept_by_another_version_of_the_studio_are_not_used(own_cache):
     config = TrainConfig(csv_path="faces.csv")
     costs = estimate.Costs(1e-3, 5e-4, 1.0, 4.0, 3.0, "measured on a test day")
