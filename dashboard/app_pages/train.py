@@ -7,7 +7,7 @@ import streamlit as st
 from core import runs
 from core.config import TrainConfig
 from core.labels import TASKS
-from core.networks.presets import DEFAULT_PRESET, all_presets
+from core.networks.presets import DEFAULT_PRESET, QUICK_PRESET, all_presets
 from core.training.estimate import cached_estimate, estimate_training
 from dashboard import figures, launcher, loaders, tuning, widgets
 from dashboard.tables import run_duration_seconds
@@ -45,7 +45,9 @@ handed = widgets.take_handed_preset()
 if handed in presets:  # "Train with these settings" on the Tune page: that preset, with its defaults.
     st.session_state["train-preset"] = presets[handed]
 elif "train-preset" not in st.session_state:
-    st.session_state["train-preset"] = presets[DEFAULT_PRESET]
+    # A first model of one's own before the coffee is cold; once there is one, the default's better answers.
+    has_own_run = any(run.state == runs.COMPLETED for run in runs.list_runs())
+    st.session_state["train-preset"] = presets[DEFAULT_PRESET if has_own_run else QUICK_PRESET]
 # Outside the form, so that choosing a preset refills the settings below at once.
 preset = st.selectbox(
     "Preset",

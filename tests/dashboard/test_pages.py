@@ -16,7 +16,7 @@ import pytest
 from core.data import health as data_health
 from core.evaluation.metrics import age_bucket
 from core.labels import TASKS
-from core.networks.presets import DEFAULT_PRESET, get_preset
+from core.networks.presets import DEFAULT_PRESET, QUICK_PRESET, get_preset
 from tests.conftest import SHARED_CSV, SHIPPED_STARTER
 from tests.dashboard_apptest import button, images_shown, metric_values, open_page, runs_folder, texts
 
@@ -209,9 +209,9 @@ def test_data_page_shows_an_unreadable_csv_as_a_message(tmp_path, no_runs):
 def test_train_page_offers_the_settings_and_says_what_to_do(no_runs):
     app = open_page("train")
     assert app.selectbox(key="train-task").options == list(TASKS)
-    assert app.selectbox(key="train-task").value == "both", "the default preset's heads share a trunk"
-    assert app.selectbox(key="train-preset").value.name == DEFAULT_PRESET
-    assert app.number_input(key="train-epochs").value == get_preset(DEFAULT_PRESET).epochs
+    assert app.selectbox(key="train-task").value == "both", "the quick preset's heads share a trunk"
+    assert app.selectbox(key="train-preset").value.name == QUICK_PRESET, "no run of one's own yet: a quick first one"
+    assert app.number_input(key="train-epochs").value == get_preset(QUICK_PRESET).epochs
     assert not button(app, "Start training").disabled
     assert any("Start a training above" in message for message in texts(app, "info"))
 
@@ -220,6 +220,13 @@ def test_train_page_offers_the_settings_and_says_what_to_do(no_runs):
     assert app.number_input(key="train-epochs").value == 30
     assert app.number_input(key="train-learning-rate").value == 1e-4
     assert app.number_input(key="train-batch-size").value == 32
+
+
+def test_train_page_offers_the_default_preset_first_once_there_is_a_run_of_one_s_own(tmp_path, monkeypatch, tiny_both_run):
+    monkeypatch.setenv("AGEGENDER_RUNS", str(runs_folder(tmp_path / "runs", mine=tiny_both_run)))
+    app = open_page("train")
+    assert app.selectbox(key="train-preset").value.name == DEFAULT_PRESET
+    assert app.number_input(key="train-epochs").value == get_preset(DEFAULT_PRESET).epochs
 
 
 def test_train_page_shows_bad_settings_as_a_message_and_starts_nothing(no_runs, tmp_path):
