@@ -2,6 +2,7 @@
 
     python -m benchmarks.speed [--seed-runs GENDER_RUN AGE_RUN] [--epochs N] [--limit N]
     python -m benchmarks.speed --inference-only RUN_DIR
+    python -m benchmarks.speed --presets seed compact-dldl quick [--limit N]
 
 (a) Trains the `seed` preset (a gender and an age model; or reuses finished
 seed runs given with --seed-runs) and notes its training time and final test
@@ -12,6 +13,11 @@ the seed's own training time (target: at most 1/4).
 (b) Batch inference speed of the default preset's model in faces per second
 (target: at least 3,000): its int8 copy run by OpenVINO, the way training and
 `core.inference.scoring` score faces, against the Keras model (the naive way).
+(c) With --presets, only this: each preset trained once on this machine (the
+`seed` preset as a gender and an age model, the others as they train), with
+the estimate `train --dry-run` gives before it (measured first if need be;
+not counted), the training minutes, their ratio to the seed's minutes, the
+estimate's error, and test gender accuracy and age MAE.
 """
 
 from __future__ import annotations
@@ -135,7 +141,11 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: each preset's own")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--inference-only", type=Path, metavar="RUN_DIR", help="skip (a); measure (b) on this finished run")
+    parser.add_argument("--presets", nargs="+", metavar="PRESET", help="only (c): train these, in this order ('seed' first)")
     args = parser.parse_args(argv)
+    if args.presets:
+        training_times(args)
+        return
     faces, _ = load_faces(args.csv)
     run_dir = args.inference_only or time_to_seed_quality(args, faces)
     inference_speed(run_dir, faces.as_float(np.arange(min(len(faces), 10_000))))
@@ -185,6 +195,41 @@ def time_to_seed_quality(args, faces: FaceData) -> Path:
 
     print(json.dumps({"seed_seconds": seed_seconds, "points": clock.points}))
     return run_dir
+
+
+def training_times(args) -> None:
+    """Part (c): each preset's training minutes against its estimate and the seed's minutes, and its test quality."""
+    from core.networks.presets import get_preset
+    from core.training.estimate import estimate_training, machine_description
+
+    rows = []
+    for name in args.presets:
+        preset = get_preset(name)
+        tasks = ("both",) if preset.shared_trunk else ("gender", "age")
+        estimated = actual = 0.0
+        test = {}
+        for task in tasks:
+            config = TrainConfig(task=task, preset=preset, epochs=args.epochs, limit=args.limit, csv_path=str(args.csv))
+            estimate = estimate_training(config)
+            print(f"{name} ({task}): {estimate.describe()}", flush=True)
+            run_dir = RUNS / f"time-{name}-{task}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+            started = time.perf_counter()
+            result = train(config, run_dir, verbose=0)
+            actual += time.perf_counter() - started
+            estimated += estimate.total_seconds
+            test |= result.test
+        rows.append((name, estimated / 60, actual / 60, test.get("accuracy"), test.get("mae")))
+        print(f"  trained in {actual / 60:.1f} min: {json.dumps(test)}", flush=True)
+
+    seed_minutes = next((row[2] for row in rows if row[0] == "seed"), None)
+    print(f"\n(c) training time per preset ({args.csv.name}{f', {args.limit} rows' if args.limit else ''}; "
+          f"{machine_description(get_preset(args.presets[-1]))})\n")  # fmt: skip
+    print("| preset | estimate (min) | trained (min) | estimate's error | × seed's minutes | gender accuracy | age MAE |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, estimated, minutes, accuracy, mae in rows:
+        ratio = f"{minutes / seed_minutes:.2f}" if seed_minutes else "–"
+        print(f"| {name} | {estimated:.1f} | {minutes:.1f} | {(estimated - minutes) / minutes:+.0%} | {ratio} | "
+              f"{accuracy:.1%} | {mae:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
