@@ -50,7 +50,7 @@ def train_preset(preset: str, seed: int, args, invocation: str) -> dict:
 
     from core.training.loop import train
 
-    tasks = ("both",) if get_preset(preset).shared_trunk else ("gender", "age")
+    tasks = get_preset(preset).full_model_tasks
     record = {"preset": preset, "seed": seed, "settings": settings(preset, args), "minutes": 0.0, "parameters": 0,
               "tests": [], "invocation": invocation, "machine": machine()}  # fmt: skip
     for task in tasks:

@@ -205,10 +205,9 @@ def training_times(args) -> None:
     rows = []
     for name in args.presets:
         preset = get_preset(name)
-        tasks = ("both",) if preset.shared_trunk else ("gender", "age")
         estimated = actual = 0.0
         test = {}
-        for task in tasks:
+        for task in preset.full_model_tasks:
             config = TrainConfig(task=task, preset=preset, epochs=args.epochs, limit=args.limit, csv_path=str(args.csv))
             estimate = estimate_training(config)
             print(f"{name} ({task}): {estimate.describe()}", flush=True)

@@ -72,6 +72,11 @@ class Preset:
     # validation, the choice of the best epoch and the saved model all use the averaged weights.
     ema_momentum: float = 0.0
 
+    @property
+    def full_model_tasks(self) -> tuple[str, ...]:
+        """The trainings that give both answers: one `both` run on a shared trunk, else a gender and an age run."""
+        return ("both",) if self.shared_trunk else ("gender", "age")
+
     def __str__(self) -> str:
         return self.name
 
